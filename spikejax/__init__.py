@@ -1,0 +1,20 @@
+"""spikejax: spiking neural networks in JAX.
+
+Neuron dynamics are pure step functions (:mod:`spikejax.functional`), scanned over time with
+``jax.lax.scan``; Flax NNX modules (:mod:`spikejax.nn`) wrap them.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> import spikejax
+    >>> layer = spikejax.nn.LIF()
+    >>> spikes, state = layer(jnp.ones((9, 1, 3)))   # (T, B, N)
+    >>> spikes.shape
+    (9, 1, 3)
+"""
+
+from . import functional, nn
+from .nn import Lift, SequentialState
+
+__version__ = "0.1.0"
+
+__all__ = ["functional", "nn", "Lift", "SequentialState", "__version__"]

@@ -1,0 +1,14 @@
+"""Pure functions: neuron dynamics, thresholds, encoders, decoders, losses, plasticity.
+
+No Flax, no hidden state: every function takes its state and returns the new one, and works
+under ``jit``, ``grad``, ``vmap`` and ``scan``. Names follow Norse (``LIFParameters``,
+``lif_step``, ``lif_feed_forward_step``, ...).
+"""
+
+from ._model import NeuronModel, NeuronParameters
+from .integrate import *  # noqa: F401,F403
+from .lif import *  # noqa: F401,F403
+from .threshold import *  # noqa: F401,F403
+
+#: Every neuron model, by name (``"LIF"``, ...): the static descriptions the modules are built from.
+MODELS = {obj.name: obj for obj in list(globals().values()) if isinstance(obj, NeuronModel)}

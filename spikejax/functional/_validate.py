@@ -1,0 +1,94 @@
+"""Trace-time argument checks shared by every public entry point.
+
+All checks look only at shapes and at concrete (non-traced) values, so they cost nothing
+under ``jit``: shapes are static, and a traced parameter is simply not checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+
+
+def is_concrete(value: Any) -> bool:
+    """True when ``value`` is a number or array whose value is known at trace time."""
+    if isinstance(value, jax.core.Tracer):
+        return False
+    return isinstance(value, (int, float, np.ndarray, np.generic, jax.Array)) and not isinstance(
+        value, bool
+    )
+
+
+def check_positive(name: str, value: Any) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` has an entry that is not > 0."""
+    if is_concrete(value) and not np.all(np.asarray(value) > 0):
+        raise ValueError(f"{name} must be positive, got {_short(value)}")
+
+
+def check_non_negative(name: str, value: Any) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` has an entry that is < 0."""
+    if is_concrete(value) and not np.all(np.asarray(value) >= 0):
+        raise ValueError(f"{name} must be non-negative, got {_short(value)}")
+
+
+def check_array(name: str, value: Any) -> None:
+    """Raise ``TypeError`` unless ``value`` has a shape (an array or a tracer)."""
+    if not hasattr(value, "shape"):
+        raise TypeError(f"{name} must be an array, got {type(value).__name__}")
+
+
+def check_rank(name: str, value: Any, ranks: int | Sequence[int], expected: str) -> None:
+    """Raise ``ValueError`` if ``value.ndim`` is not one of ``ranks``.
+
+    ``expected`` describes the layout, for example ``"(T, B, N)"``.
+    """
+    check_array(name, value)
+    allowed = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+    if value.ndim not in allowed:
+        raise ValueError(
+            f"{name} must have rank {' or '.join(map(str, allowed))} with layout {expected}, "
+            f"got shape {tuple(value.shape)} (rank {value.ndim})"
+        )
+
+
+def check_min_rank(name: str, value: Any, rank: int, expected: str) -> None:
+    """Raise ``ValueError`` if ``value.ndim < rank``."""
+    check_array(name, value)
+    if value.ndim < rank:
+        raise ValueError(
+            f"{name} must have at least rank {rank} with layout {expected}, "
+            f"got shape {tuple(value.shape)} (rank {value.ndim})"
+        )
+
+
+def check_shape(name: str, value: Any, shape: Sequence[int], what: str) -> None:
+    """Raise ``ValueError`` unless ``value.shape == shape``; ``what`` says where ``shape`` comes from."""
+    check_array(name, value)
+    if tuple(value.shape) != tuple(shape):
+        raise ValueError(f"{name} has shape {tuple(value.shape)}, expected {tuple(shape)} ({what})")
+
+
+def check_state(name: str, state: Any, shape: Sequence[int], what: str) -> None:
+    """Check that every array leaf of a neuron state has ``shape`` (or broadcasts to it).
+
+    Leaves of rank 0 are allowed (a scalar state broadcasts); any other shape must match exactly,
+    since a silently broadcast state would change the batch or layer size.
+    """
+    leaves = jax.tree_util.tree_leaves_with_path(state)
+    for path, leaf in leaves:
+        if not hasattr(leaf, "shape") or leaf.ndim == 0:
+            continue
+        if tuple(leaf.shape) != tuple(shape):
+            field = jax.tree_util.keystr(path, simple=True, separator=".")
+            raise ValueError(
+                f"{name}.{field} has shape {tuple(leaf.shape)}, expected {tuple(shape)} ({what})"
+            )
+
+
+def _short(value: Any) -> str:
+    arr = np.asarray(value)
+    if arr.size <= 6:
+        return repr(arr.tolist())
+    return f"an array of shape {arr.shape} with min {arr.min()!r}"

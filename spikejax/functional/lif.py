@@ -1,0 +1,209 @@
+r"""Current-based leaky integrate-and-fire (LIF) neuron, with Norse's equations and defaults.
+
+The membrane voltage :math:`v` and the synaptic current :math:`i` follow
+
+.. math::
+    \begin{align*}
+        \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
+        \dot{i} &= -\tau_{\text{syn}}^{-1} i
+    \end{align*}
+
+integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the decayed
+voltage crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then
+
+.. math::
+    v \leftarrow (1 - z) v + z v_{\text{reset}}
+
+Each step first adds the input current, :math:`i \leftarrow i + i_{\text{in}}`, then integrates
+(the order of Norse 1.1). :math:`i_{\text{in}}` is the input current (feed-forward), or
+:math:`W_{\text{in}} x + W_{\text{rec}} z_{t-1}` (recurrent). Units follow Norse: seconds for
+``dt`` and inverse seconds for the ``*_inv`` time constants; voltages are dimensionless.
+
+Defaults (Norse's ``LIFParameters``): ``tau_syn_inv=200`` (5 ms), ``tau_mem_inv=100`` (10 ms),
+``v_leak=0``, ``v_th=1``, ``v_reset=0``, ``method="super"``, ``alpha=100``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import lif_feed_forward_step
+    >>> state = None
+    >>> for _ in range(3):
+    ...     z, state = lif_feed_forward_step(jnp.ones(2), state)
+    >>> state.v
+    Array([0.487, 0.487], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_dt,
+    check_step_input,
+    recurrent_current,
+    rest_like,
+)
+from ._validate import check_array
+from .threshold import SurrogateLike, threshold
+
+__all__ = [
+    "LIFParameters",
+    "LIFState",
+    "LIFFeedForwardState",
+    "lif_step",
+    "lif_feed_forward_step",
+    "lif_feed_forward_state",
+    "lif_state",
+    "lif_dynamics",
+    "LIF_MODEL",
+]
+
+
+@struct.dataclass
+class LIFParameters(NeuronParameters):
+    """Parameters of a current-based LIF neuron (Norse's units and defaults).
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
+        tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
+        v_leak: leak (resting) potential.
+        v_th: threshold potential.
+        v_reset: reset potential.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        alpha: the surrogate's sharpness.
+    """
+
+    tau_syn_inv: jax.typing.ArrayLike = 200.0
+    tau_mem_inv: jax.typing.ArrayLike = 100.0
+    v_leak: jax.typing.ArrayLike = 0.0
+    v_th: jax.typing.ArrayLike = 1.0
+    v_reset: jax.typing.ArrayLike = 0.0
+    method: SurrogateLike = struct.field(pytree_node=False, default="super")
+    alpha: jax.typing.ArrayLike = 100.0
+
+    _positive = ("tau_syn_inv", "tau_mem_inv")
+
+
+class LIFState(NamedTuple):
+    """State of a recurrent LIF neuron: last spikes ``z``, membrane ``v``, current ``i``."""
+
+    z: jax.Array
+    v: jax.Array
+    i: jax.Array
+
+
+class LIFFeedForwardState(NamedTuple):
+    """State of a feed-forward LIF neuron: membrane ``v`` and synaptic current ``i``."""
+
+    v: jax.Array
+    i: jax.Array
+
+
+def lif_feed_forward_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.float32):
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``."""
+    return LIFFeedForwardState(v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype))
+
+
+def lif_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.float32):
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
+    return LIFState(
+        z=jnp.zeros(shape, dtype), v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype)
+    )
+
+
+def lif_dynamics(input_current, v, i, p: LIFParameters, dt, *, detach_reset: bool):
+    """One Euler step of the LIF equations; returns ``(z, v_new, i_new)``.
+
+    As in Norse 1.1, the input current jumps first, then ``v`` and ``i`` are integrated, then
+    the neuron spikes and resets. Shared by the feed-forward and recurrent steps.
+    """
+    i_jump = i + input_current
+    v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i_jump)
+    i_decayed = i_jump + (-dt * p.tau_syn_inv * i_jump)
+    z = threshold(v_decayed - p.v_th, p.method, p.alpha)
+    z_reset = jax.lax.stop_gradient(z) if detach_reset else z
+    v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
+    return z, v_new, i_decayed
+
+
+def lif_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LIFFeedForwardState] = None,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = False,
+) -> tuple[jax.Array, LIFFeedForwardState]:
+    """One Euler step of a feed-forward LIF neuron driven by the current ``input_tensor``.
+
+    Args:
+        input_tensor: input current, any shape (usually ``(B, N)``).
+        state: the previous state, or ``None`` for the rest state.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset. Norse's feed-forward
+            step does not (the default here); its recurrent step does.
+
+    Returns:
+        ``(z, state)``: the spikes and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = lif_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    z, v, i = lif_dynamics(input_tensor, state.v, state.i, p, dt, detach_reset=detach_reset)
+    return z, LIFFeedForwardState(v=v, i=i)
+
+
+def lif_step(
+    input_tensor: jax.Array,
+    state: LIFState,
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: LIFParameters = LIFParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = True,
+) -> tuple[jax.Array, LIFState]:
+    """One Euler step of a recurrent LIF layer.
+
+    The input current is ``input_tensor @ input_weights.T + state.z @ recurrent_weights.T``,
+    added to ``i`` before the integration step, as in Norse 1.1.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``).
+        state: the previous :class:`LIFState`, leaves of shape ``(B, hidden)``.
+        input_weights: ``(hidden, input)``.
+        recurrent_weights: ``(hidden, hidden)``.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset (Norse: ``True``).
+
+    Returns:
+        ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
+        state = lif_state(shape, p, input_tensor.dtype)
+    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    z, v, i = lif_dynamics(current, state.v, state.i, p, dt, detach_reset=detach_reset)
+    return z, LIFState(z=z, v=v, i=i)
+
+
+LIF_MODEL = NeuronModel(
+    name="LIF",
+    parameters=LIFParameters,
+    feed_forward_step=lif_feed_forward_step,
+    feed_forward_state=lif_feed_forward_state,
+    recurrent_step=lif_step,
+    recurrent_state=lif_state,
+)

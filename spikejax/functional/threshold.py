@@ -1,0 +1,235 @@
+r"""Spike thresholds: a Heaviside forward pass with a surrogate gradient backward pass.
+
+A spiking neuron emits :math:`z = \Theta(x)` with :math:`x = v - v_{\text{th}}` and
+
+.. math::
+    \Theta(x) = \begin{cases} 1, & x > 0 \\ 0, & x \le 0 \end{cases}
+
+whose derivative is zero almost everywhere. Surrogate-gradient training replaces that derivative
+by a smooth function :math:`\sigma'(x; \alpha)` in the backward pass only. One ``jax.custom_jvp``
+serves every method; a method is a function ``grad(x, alpha)`` in a registry, looked up by name
+or given directly as a callable.
+
+Built-in methods (the derivative used in the backward pass, and the default ``alpha``):
+
+=================== ======================================================== =========
+name                backward :math:`\partial z / \partial x`                 alpha
+=================== ======================================================== =========
+``super``           :math:`1 / (\alpha |x| + 1)^2` (SuperSpike, Norse)        100
+``triangle``        :math:`\alpha \max(0, 1 - |x|)` (Norse)                  0.3
+``tanh``            :math:`1 - \tanh^2(\alpha x)` (Norse)                    1
+``circ``            :math:`\alpha^3 / (\alpha^2 + x^2)^{3/2}` (Norse)         1
+``heavi_erfc``      :math:`2 e^{-(\alpha x)^2} / \sqrt{\pi}` (Norse)          1
+``heaviside``       :math:`0` (no surrogate)                                 --
+``atan``            :math:`\frac{\alpha}{2} / (1 + (\frac{\pi}{2}\alpha x)^2)` (snnTorch) 2
+``sigmoid``         :math:`\alpha e^{-\alpha x} / (1 + e^{-\alpha x})^2` (snnTorch) 25
+``fast_sigmoid``    :math:`1 / (\alpha |x| + 1)^2` (snnTorch)                 25
+``straight_through`` :math:`1` (snnTorch)                                    --
+=================== ======================================================== =========
+
+Note:
+    Norse 1.1.0's SuperSpike backward ignores ``alpha`` and computes :math:`1/(|x| + 1)^2`.
+    spikejax follows the paper (Zenke & Ganguli, 2018) and Norse's documentation, where
+    ``alpha`` scales :math:`|x|`; pass ``alpha=1`` to reproduce Norse 1.1.0's gradients exactly.
+
+Example:
+    >>> import jax, jax.numpy as jnp
+    >>> from spikejax.functional import threshold
+    >>> threshold(jnp.array([-0.5, 0.0, 0.5]))
+    Array([0., 0., 1.], dtype=float32)
+    >>> float(jax.grad(lambda x: threshold(x, "super", 100.0))(1.0))  # 1 / 101**2
+    9.80296...e-05
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, NamedTuple, Union
+
+import jax
+import jax.numpy as jnp
+
+__all__ = [
+    "Surrogate",
+    "SurrogateLike",
+    "heaviside",
+    "threshold",
+    "sign",
+    "surrogate_gradient",
+    "register_surrogate",
+    "surrogate_names",
+    "resolve_surrogate",
+]
+
+GradFn = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+class Surrogate(NamedTuple):
+    """A named surrogate: ``grad(x, alpha)`` is the backward derivative."""
+
+    name: str
+    grad: GradFn
+    default_alpha: float
+
+
+SurrogateLike = Union[str, Surrogate, Callable[[jax.Array, jax.Array], jax.Array]]
+
+
+def heaviside(x: jax.Array) -> jax.Array:
+    """Heaviside step, ``1`` where ``x > 0`` and ``0`` elsewhere, in ``x``'s dtype (no gradient)."""
+    x = jnp.asarray(x)
+    return (x > 0).astype(x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
+
+
+def _super(x, alpha):
+    return 1.0 / (alpha * jnp.abs(x) + 1.0) ** 2
+
+
+def _triangle(x, alpha):
+    return alpha * jax.nn.relu(1.0 - jnp.abs(x))
+
+
+def _tanh(x, alpha):
+    # 1 - tanh^2 written as 1 / cosh^2: the same function, without float32 cancellation
+    # near saturation (cosh overflows to inf there, giving the correct 0).
+    return 1.0 / jnp.cosh(x * alpha) ** 2
+
+
+def _circ(x, alpha):
+    # Norse writes this as 2a * (1 / (2 sqrt(a^2 + x^2)) - x^2 / (2 (a^2 + x^2)^1.5)).
+    return alpha**3 / (alpha**2 + x**2) ** 1.5
+
+
+def _heavi_erfc(x, alpha):
+    return 2.0 * jnp.exp(-((alpha * x) ** 2)) / math.sqrt(math.pi)
+
+
+def _no_gradient(x, alpha):
+    return jnp.zeros_like(x)
+
+
+def _atan(x, alpha):
+    return alpha / 2.0 / (1.0 + (math.pi / 2.0 * alpha * x) ** 2)
+
+
+def _sigmoid(x, alpha):
+    e = jnp.exp(-alpha * x)
+    return alpha * e / (e + 1.0) ** 2
+
+
+def _straight_through(x, alpha):
+    return jnp.ones_like(x)
+
+
+_REGISTRY: dict[str, Surrogate] = {}
+
+
+def register_surrogate(name: str, grad: GradFn, default_alpha: float = 1.0) -> Surrogate:
+    """Register a surrogate gradient under ``name`` so that parameters can refer to it by name.
+
+    Args:
+        name: the name used in ``method=...``.
+        grad: ``grad(x, alpha) -> array``, the derivative used in the backward pass.
+        default_alpha: the ``alpha`` used when none is given.
+
+    Returns:
+        The registered :class:`Surrogate`.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    if not callable(grad):
+        raise TypeError(f"grad must be callable grad(x, alpha), got {type(grad).__name__}")
+    surrogate = Surrogate(name, grad, float(default_alpha))
+    _REGISTRY[name] = surrogate
+    return surrogate
+
+
+for _name, _fn, _alpha in [
+    ("super", _super, 100.0),
+    ("triangle", _triangle, 0.3),
+    ("tanh", _tanh, 1.0),
+    ("circ", _circ, 1.0),
+    ("heavi_erfc", _heavi_erfc, 1.0),
+    ("heaviside", _no_gradient, 0.0),
+    ("atan", _atan, 2.0),
+    ("sigmoid", _sigmoid, 25.0),
+    ("fast_sigmoid", _super, 25.0),
+    ("straight_through", _straight_through, 1.0),
+]:
+    register_surrogate(_name, _fn, _alpha)
+
+
+def surrogate_names() -> tuple[str, ...]:
+    """Names of all registered surrogate methods."""
+    return tuple(_REGISTRY)
+
+
+def resolve_surrogate(method: SurrogateLike) -> Surrogate:
+    """Turn a method name, :class:`Surrogate` or callable ``grad(x, alpha)`` into a :class:`Surrogate`.
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+        TypeError: for anything that is neither a string nor callable.
+    """
+    if isinstance(method, Surrogate):
+        return method
+    if isinstance(method, str):
+        try:
+            return _REGISTRY[method]
+        except KeyError:
+            raise ValueError(
+                f"method must be one of {sorted(_REGISTRY)} or a callable grad(x, alpha), "
+                f"got unknown surrogate {method!r}"
+            ) from None
+    if callable(method):
+        return Surrogate(getattr(method, "__name__", "custom"), method, 1.0)
+    raise TypeError(
+        f"method must be a surrogate name or a callable grad(x, alpha), got {type(method).__name__}"
+    )
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
+def _spike(x, alpha, grad_fn):
+    return heaviside(x)
+
+
+@_spike.defjvp
+def _spike_jvp(grad_fn, primals, tangents):
+    x, alpha = primals
+    dx, _ = tangents
+    slope = grad_fn(x, alpha).astype(x.dtype)
+    return heaviside(x), slope * dx
+
+
+def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.Array:
+    """Heaviside spike ``x > 0`` whose gradient is the surrogate ``method`` with parameter ``alpha``.
+
+    Args:
+        x: the distance to threshold, usually ``v - v_th``; any shape, a floating dtype.
+        method: a registered name (see the module docs), a :class:`Surrogate`, or a callable
+            ``grad(x, alpha)`` giving the backward derivative.
+        alpha: the surrogate's sharpness; ``None`` takes the method's default.
+
+    Returns:
+        Spikes (0 or 1) with the shape and dtype of ``x``.
+    """
+    surrogate = resolve_surrogate(method)
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    alpha = jnp.asarray(surrogate.default_alpha if alpha is None else alpha, dtype=x.dtype)
+    return _spike(x, alpha, surrogate.grad)
+
+
+def sign(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.Array:
+    """Signed spike ``2 * threshold(x) - 1`` (values -1 or 1) with the same surrogate."""
+    return 2 * threshold(x, method, alpha) - 1
+
+
+def surrogate_gradient(method: SurrogateLike, x: jax.Array, alpha=None) -> jax.Array:
+    """The backward derivative of ``method`` at ``x`` (what ``grad(threshold)`` returns per element)."""
+    surrogate = resolve_surrogate(method)
+    x = jnp.asarray(x, dtype=jnp.result_type(x, jnp.float32))
+    alpha = jnp.asarray(surrogate.default_alpha if alpha is None else alpha, dtype=x.dtype)
+    return surrogate.grad(x, alpha)

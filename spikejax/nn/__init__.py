@@ -1,0 +1,19 @@
+"""Flax NNX modules: thin wrappers around :mod:`spikejax.functional`.
+
+Each neuron model has Norse's four variants (``XCell``, ``XRecurrentCell``, ``X``,
+``XRecurrent``), and :class:`SequentialState` and :class:`Lift` compose them with ordinary
+Flax layers.
+"""
+
+from ._neuron import (
+    MODULES,
+    NeuronCell,
+    NeuronLayer,
+    NeuronRecurrentCell,
+    NeuronRecurrentLayer,
+    StatefulModule,
+    is_stateful,
+    neuron_modules,
+)
+from .lif import *  # noqa: F401,F403
+from .sequential import Lift, SequentialState

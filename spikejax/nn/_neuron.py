@@ -1,0 +1,332 @@
+"""Generic NNX modules for any :class:`~spikejax.functional.NeuronModel`.
+
+Norse gives each neuron model four modules; so does spikejax, from one implementation:
+
+* ``XCell``: one feed-forward step, ``(B, ...) -> (B, ...)``.
+* ``XRecurrentCell``: one step of a layer that owns input and recurrent weights.
+* ``X``: the feed-forward cell scanned over a sequence ``(T, B, ...)``.
+* ``XRecurrent``: the recurrent cell scanned over a sequence.
+
+Every module's ``__call__(input, state=None)`` returns ``(output, state)``; ``state=None`` means
+the rest state for that batch. Modules hold only parameters, never the neuron state.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, ClassVar, Iterable, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from ..functional._model import NeuronModel, check_dt
+from ..functional._validate import check_min_rank, check_rank
+from ..functional.integrate import run
+
+__all__ = [
+    "StatefulModule",
+    "is_stateful",
+    "NeuronCell",
+    "NeuronRecurrentCell",
+    "NeuronLayer",
+    "NeuronRecurrentLayer",
+    "neuron_modules",
+    "MODULES",
+]
+
+#: The module classes of every model, by model name: ``MODULES["LIF"]["Cell"]`` is ``LIFCell``.
+MODULES: dict[str, dict[str, type]] = {}
+
+
+class StatefulModule(nnx.Module):
+    """Marks a module whose ``__call__(x, state=None)`` returns ``(output, state)``.
+
+    :class:`~spikejax.nn.SequentialState` threads the state of such modules and calls every
+    other module as ``module(x)``. A user module can opt in by deriving from this class or by
+    setting ``is_stateful = True``.
+    """
+
+    is_stateful: ClassVar[bool] = True
+
+
+def is_stateful(module: Any) -> bool:
+    """Whether ``module(x, state)`` returns ``(output, state)`` (see :class:`StatefulModule`)."""
+    return bool(getattr(module, "is_stateful", False))
+
+
+class _NeuronBase(StatefulModule):
+    model: ClassVar[NeuronModel]
+
+    def __init__(
+        self,
+        p: Any = None,
+        *,
+        dt: float = 1e-3,
+        learnable: Iterable[str] = (),
+        detach_reset: Optional[bool] = None,
+        param_dtype: Any = jnp.float32,
+    ):
+        params_cls = self.model.parameters
+        if p is None:
+            p = params_cls()
+        elif not isinstance(p, params_cls):
+            raise TypeError(
+                f"p must be a {params_cls.__name__} for {type(self).__name__}, got {type(p).__name__}"
+            )
+        check_dt(dt)
+        learnable = tuple(learnable)
+        fields = [f for f in p.__dataclass_fields__ if f != "method"]
+        for name in learnable:
+            if name not in fields:
+                raise ValueError(
+                    f"learnable names a parameter {name!r} that {params_cls.__name__} does not "
+                    f"have; expected some of {fields}"
+                )
+        self.p = nnx.data(p)
+        self.dt = dt
+        self.detach_reset = detach_reset
+        self.learnable = learnable
+        for name in learnable:
+            setattr(self, name, nnx.Param(jnp.asarray(getattr(p, name), dtype=param_dtype)))
+
+    @property
+    def parameters(self):
+        """The neuron parameters, with learnable fields taken from their ``nnx.Param``."""
+        if not self.learnable:
+            return self.p
+        return self.p.replace(**{name: getattr(self, name)[...] for name in self.learnable})
+
+    def _step_options(self) -> dict:
+        return {} if self.detach_reset is None else {"detach_reset": self.detach_reset}
+
+
+class NeuronCell(_NeuronBase):
+    """One feed-forward step of a neuron model (Norse's ``XCell``)."""
+
+    def __call__(self, input_tensor: jax.Array, state: Any = None):
+        check_min_rank("input_tensor", input_tensor, 1, "(B, ...) or (N,)")
+        return self.model.feed_forward_step(
+            input_tensor, state, self.parameters, self.dt, **self._step_options()
+        )
+
+
+class NeuronLayer(_NeuronBase):
+    """A neuron model scanned over a sequence ``(T, B, ...)`` (Norse's ``X``)."""
+
+    def __init__(
+        self,
+        p: Any = None,
+        *,
+        unroll: int | bool = 1,
+        remat: bool | int = False,
+        record_states: bool = False,
+        **kwargs,
+    ):
+        super().__init__(p, **kwargs)
+        self.unroll = unroll
+        self.remat = remat
+        self.record_states = record_states
+
+    def __call__(self, input_tensor: jax.Array, state: Any = None):
+        check_min_rank("input_tensor", input_tensor, 2, "(T, B, ...) or (T, N)")
+        p, dt, options = self.parameters, self.dt, self._step_options()
+
+        def step(x, s):
+            return self.model.feed_forward_step(x, s, p, dt, **options)
+
+        states, outputs = run(
+            step,
+            state,
+            input_tensor,
+            unroll=self.unroll,
+            remat=self.remat,
+            record_states=self.record_states,
+        )
+        return outputs, states
+
+
+class _RecurrentBase(_NeuronBase):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: Any = None,
+        *,
+        autapses: bool = False,
+        input_weights: Optional[jax.Array] = None,
+        recurrent_weights: Optional[jax.Array] = None,
+        rngs: Optional[nnx.Rngs] = None,
+        param_dtype: Any = jnp.float32,
+        **kwargs,
+    ):
+        if self.model.recurrent_step is None:
+            raise TypeError(f"the {self.model.name} model has no recurrent form")
+        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        super().__init__(p, param_dtype=param_dtype, **kwargs)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.autapses = autapses
+        rngs = nnx.Rngs(0) if rngs is None else rngs
+        # Norse's initialisation: normal with standard deviation sqrt(2 / hidden_size).
+        scale = math.sqrt(2.0 / hidden_size)
+        if input_weights is None:
+            input_weights = jax.random.normal(rngs.params(), (hidden_size, input_size)) * scale
+        if recurrent_weights is None:
+            recurrent_weights = jax.random.normal(rngs.params(), (hidden_size, hidden_size)) * scale
+        input_weights = jnp.asarray(input_weights, param_dtype)
+        recurrent_weights = jnp.asarray(recurrent_weights, param_dtype)
+        if input_weights.shape != (hidden_size, input_size):
+            raise ValueError(
+                f"input_weights has shape {input_weights.shape}, expected "
+                f"{(hidden_size, input_size)} (hidden_size, input_size)"
+            )
+        if recurrent_weights.shape != (hidden_size, hidden_size):
+            raise ValueError(
+                f"recurrent_weights has shape {recurrent_weights.shape}, expected "
+                f"{(hidden_size, hidden_size)} (hidden_size, hidden_size)"
+            )
+        if not autapses:
+            recurrent_weights = recurrent_weights * self._off_diagonal(param_dtype)
+        self.input_weights = nnx.Param(input_weights)
+        self.recurrent_weights = nnx.Param(recurrent_weights)
+
+    def _off_diagonal(self, dtype):
+        return 1 - jnp.eye(self.hidden_size, dtype=dtype)
+
+    def weights(self) -> tuple[jax.Array, jax.Array]:
+        """``(input_weights, recurrent_weights)`` as used in the step.
+
+        Without autapses the diagonal of the recurrent weights is masked here, so it stays zero
+        and receives zero gradient whatever an optimizer does to the stored parameter.
+        """
+        w_rec = self.recurrent_weights[...]
+        if not self.autapses:
+            w_rec = w_rec * self._off_diagonal(w_rec.dtype)
+        return self.input_weights[...], w_rec
+
+    def _check_input(self, input_tensor, ranks, layout):
+        check_rank("input_tensor", input_tensor, ranks, layout)
+        if input_tensor.shape[-1] != self.input_size:
+            raise ValueError(
+                f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis "
+                f"{self.input_size} (input_size of {type(self).__name__})"
+            )
+
+
+class NeuronRecurrentCell(_RecurrentBase):
+    """One step of a recurrent layer that owns its weights (Norse's ``XRecurrentCell``)."""
+
+    def __call__(self, input_tensor: jax.Array, state: Any = None):
+        self._check_input(input_tensor, (1, 2), "(B, input_size) or (input_size,)")
+        w_in, w_rec = self.weights()
+        return self.model.recurrent_step(
+            input_tensor, state, w_in, w_rec, self.parameters, self.dt, **self._step_options()
+        )
+
+
+class NeuronRecurrentLayer(_RecurrentBase):
+    """A recurrent layer scanned over a sequence ``(T, B, input_size)`` (Norse's ``XRecurrent``)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        p: Any = None,
+        *,
+        unroll: int | bool = 1,
+        remat: bool | int = False,
+        record_states: bool = False,
+        **kwargs,
+    ):
+        super().__init__(input_size, hidden_size, p, **kwargs)
+        self.unroll = unroll
+        self.remat = remat
+        self.record_states = record_states
+
+    def __call__(self, input_tensor: jax.Array, state: Any = None):
+        self._check_input(input_tensor, (2, 3), "(T, B, input_size) or (T, input_size)")
+        w_in, w_rec = self.weights()
+        p, dt, options = self.parameters, self.dt, self._step_options()
+
+        def step(x, s):
+            return self.model.recurrent_step(x, s, w_in, w_rec, p, dt, **options)
+
+        states, outputs = run(
+            step,
+            state,
+            input_tensor,
+            unroll=self.unroll,
+            remat=self.remat,
+            record_states=self.record_states,
+        )
+        return outputs, states
+
+
+_DOC = """{kind} {name} neuron ({what}).
+
+The equations, units and defaults are in :mod:`{module}`. Parameters are a
+:class:`{module}.{params}`; name fields in ``learnable`` to train them as ``nnx.Param``.
+
+Args:
+{args}    p: the neuron parameters (defaults: ``{params}()``).
+    dt: integration step in seconds.
+    learnable: parameter names to make trainable, e.g. ``("tau_mem_inv", "v_th")``.
+    detach_reset: override the model's default for stopping the gradient through the reset.
+{extra}
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.nn import {cls}
+    >>> module = {cls}({ctor})
+    >>> out, state = module(jnp.ones({shape}))
+    >>> out.shape
+    {out_shape}
+"""
+
+_RECURRENT_ARGS = """    input_size: features of the input.
+    hidden_size: neurons in the layer.
+"""
+_RECURRENT_EXTRA = """    autapses: allow self-connections; when ``False`` (default) the diagonal of the recurrent
+        weights is zero and stays zero under training.
+    input_weights, recurrent_weights: initial weights ``(hidden, input)`` and
+        ``(hidden, hidden)``; default normal with standard deviation ``sqrt(2 / hidden)``.
+    rngs: ``nnx.Rngs`` for the initial weights (default ``nnx.Rngs(0)``).
+"""
+_SEQUENCE_EXTRA = """    unroll, remat, record_states: passed to :func:`spikejax.functional.run`;
+        ``record_states=True`` returns every step's state instead of the last.
+"""
+
+
+def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
+    """Build the module classes of ``model``: ``(Cell, Layer)`` or, for models with a recurrent
+    form, ``(Cell, RecurrentCell, Layer, RecurrentLayer)``, named after ``model.name``.
+    """
+    functional_module = sys.modules[model.feed_forward_step.__module__].__name__
+    specs = [
+        ("Cell", NeuronCell, "Feed-forward", "one step", "", "", "", "(2, 3)", "(2, 3)"),
+        ("", NeuronLayer, "Sequence", "scanned over time", "", _SEQUENCE_EXTRA, "", "(9, 2, 3)", "(9, 2, 3)"),
+    ]
+    if model.recurrent_step is not None:
+        specs[1:1] = [
+            ("RecurrentCell", NeuronRecurrentCell, "Recurrent", "one step", _RECURRENT_ARGS,
+             _RECURRENT_EXTRA, "3, 4", "(2, 3)", "(2, 4)"),
+        ]
+        specs.append(
+            ("Recurrent", NeuronRecurrentLayer, "Recurrent sequence", "scanned over time",
+             _RECURRENT_ARGS, _RECURRENT_EXTRA + _SEQUENCE_EXTRA, "3, 4", "(9, 2, 3)", "(9, 2, 4)")
+        )
+    classes = []
+    for suffix, base, kind, what, args, extra, ctor, shape, out_shape in specs:
+        name = model.name + suffix
+        doc = _DOC.format(
+            kind=kind, name=model.name, what=what, module=functional_module,
+            params=model.parameters.__name__, args=args, extra=extra, cls=name, ctor=ctor,
+            shape=shape, out_shape=out_shape,
+        )
+        cls = type(name, (base,), {"model": model, "__doc__": doc, "__module__": module_name})
+        MODULES.setdefault(model.name, {})[suffix or "Layer"] = cls
+        classes.append(cls)
+    return tuple(classes)

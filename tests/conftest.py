@@ -1,0 +1,119 @@
+"""Shared fixtures: peer reference data, tree comparison, data locations."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+# The reference generators import torch and the peer libraries; they are not tests.
+collect_ignore = ["reference"]
+
+TESTS = pathlib.Path(__file__).parent
+REPO = TESTS.parent
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """``reference(name)`` loads ``tests/reference/data/<name>.json`` (numbers as float64 arrays)."""
+
+    def load(name: str):
+        path = TESTS / "reference" / "data" / f"{name}.json"
+        return _arrays(json.loads(path.read_text()))
+
+    return load
+
+
+def _arrays(obj):
+    if isinstance(obj, dict):
+        return {k: _arrays(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return np.asarray(obj, dtype=np.float64)
+    return obj
+
+
+def tree_allclose(a, b, *, rtol=1e-5, atol=1e-6) -> bool:
+    """Whether two pytrees have the same structure and close leaves."""
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    if ta != tb:
+        return False
+    return all(np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol) for x, y in zip(la, lb))
+
+
+@pytest.fixture(scope="session")
+def allclose_tree():
+    return tree_allclose
+
+
+def shared_data_dir() -> pathlib.Path | None:
+    """The shared data folder beside the checkout (or the repo's own copy), if present."""
+    for candidate in (REPO / "data", REPO.parent / "shared" / "data"):
+        if (candidate / "mnist").is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network():
+    """Tests never touch the network: fail loudly if something tries."""
+    import socket
+
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and (host.startswith("127.") or host in ("localhost", "::1")):
+            return real_connect(self, address)
+        if isinstance(address, (str, bytes)):  # unix sockets
+            return real_connect(self, address)
+        raise RuntimeError(f"tests must not touch the network (tried to connect to {address!r})")
+
+    socket.socket.connect = guarded
+    os.environ.setdefault("TFDS_DISABLE_GCS", "1")
+    yield
+    socket.socket.connect = real_connect
+
+
+class ModelChecks:
+    """Checks every neuron model must pass; use through the ``model_checks`` fixture.
+
+    ``step(x, state) -> (out, state)`` is a feed-forward step with its parameters bound, ``xs`` a
+    ``(T, B, N)`` drive that makes the model spike.
+    """
+
+    @staticmethod
+    def transforms(step, xs):
+        """``jit`` equals eager, ``vmap`` over a leading axis equals the batch, ``grad`` is finite."""
+        from spikejax.functional import run
+
+        eager_state, eager = run(step, None, xs)
+        jit_state, jitted = jax.jit(lambda x: run(step, None, x))(xs)
+        assert tree_allclose(eager, jitted) and tree_allclose(eager_state, jit_state)
+        # vmap over the batch axis: run each batch entry as its own (T, 1, N) sequence.
+        per_item = jax.vmap(lambda x: run(step, None, x[:, None])[1][:, 0], in_axes=1, out_axes=1)(xs)
+        assert tree_allclose(per_item, eager)
+        grad = jax.grad(lambda x: jax.numpy.sum(run(step, None, x)[1]))(xs)
+        assert np.all(np.isfinite(np.asarray(grad)))
+        return eager
+
+    @staticmethod
+    def dtypes(step, xs):
+        """float32 and bfloat16 runs give no NaN and keep the input dtype."""
+        from spikejax.functional import run
+
+        for dtype in (jax.numpy.float32, jax.numpy.bfloat16):
+            state, out = run(step, None, xs.astype(dtype))
+            leaves = jax.tree_util.tree_leaves((state, out))
+            for leaf in leaves:
+                assert not np.any(np.isnan(np.asarray(leaf, dtype=np.float32))), dtype
+            assert out.dtype == dtype, (out.dtype, dtype)
+
+
+@pytest.fixture(scope="session")
+def model_checks():
+    return ModelChecks
