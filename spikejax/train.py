@@ -103,8 +103,8 @@ def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = 
     """Average ``eval_step`` metrics over ``batches``, weighting each batch by its size.
 
     The model is put in evaluation mode (``model.eval()``: dropout off) for the duration and
-    back in training mode after. The batch size is read from the leading axis of the batch's
-    first leaf.
+    back in training mode after. The batch size is the leading axis of the batch's first leaf
+    that has one (scalars such as a PRNG key are skipped).
     """
     totals: dict[str, float] = {}
     count = 0
@@ -112,7 +112,7 @@ def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = 
     model.eval()
     try:
         for batch in iterator:
-            size = int(jax.tree_util.tree_leaves(batch)[0].shape[0])
+            size = _batch_size(batch)
             metrics = jax.device_get(eval_step(model, batch))
             for key, value in metrics.items():
                 totals[key] = totals.get(key, 0.0) + float(value) * size
@@ -122,6 +122,13 @@ def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = 
     if count == 0:
         raise ValueError("batches must contain at least one batch, got none")
     return {key: value / count for key, value in totals.items()}
+
+
+def _batch_size(batch) -> int:
+    for leaf in jax.tree_util.tree_leaves(batch):
+        if getattr(leaf, "ndim", 0) >= 1:
+            return int(leaf.shape[0])
+    raise ValueError("a batch must contain an array with a leading batch axis, got only scalars")
 
 
 def _progress(iterable, desc, enabled, total=None):

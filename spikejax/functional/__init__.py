@@ -10,5 +10,14 @@ from .integrate import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
 from .threshold import *  # noqa: F401,F403
 
+from .iaf import *  # noqa: F401,F403
+from .leaky_integrator import *  # noqa: F401,F403
+from .lif_box import *  # noqa: F401,F403
+from .lif_refrac import *  # noqa: F401,F403
+from .leaky import *  # noqa: F401,F403
+from .synaptic import *  # noqa: F401,F403
+from .loss import *  # noqa: F401,F403
+from .regularize import *  # noqa: F401,F403
+
 #: Every neuron model, by name (``"LIF"``, ...): the static descriptions the modules are built from.
 MODELS = {obj.name: obj for obj in list(globals().values()) if isinstance(obj, NeuronModel)}

@@ -16,4 +16,10 @@ from ._neuron import (
     neuron_modules,
 )
 from .lif import *  # noqa: F401,F403
+from .leaky import *  # noqa: F401,F403
+from .synaptic import *  # noqa: F401,F403
+from .iaf import *  # noqa: F401,F403
+from .leaky_integrator import *  # noqa: F401,F403
+from .lif_box import *  # noqa: F401,F403
+from .lif_refrac import *  # noqa: F401,F403
 from .sequential import Lift, SequentialState

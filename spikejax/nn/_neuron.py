@@ -13,6 +13,7 @@ the rest state for that batch. Modules hold only parameters, never the neuron st
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from typing import Any, ClassVar, Iterable, Optional
@@ -38,6 +39,22 @@ __all__ = [
 
 #: The module classes of every model, by model name: ``MODULES["LIF"]["Cell"]`` is ``LIFCell``.
 MODULES: dict[str, dict[str, type]] = {}
+
+
+def learnable_fields(p: Any) -> tuple[str, ...]:
+    """The fields of a parameter dataclass that can be trained: numeric pytree leaves.
+
+    Static fields (a surrogate ``method``, a reset rule) and nested parameter dataclasses are
+    not learnable as a whole.
+    """
+    names = []
+    for name, field in p.__dataclass_fields__.items():
+        if not field.metadata.get("pytree_node", True):
+            continue
+        value = getattr(p, name)
+        if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+            names.append(name)
+    return tuple(names)
 
 
 class StatefulModule(nnx.Module):
@@ -77,13 +94,18 @@ class _NeuronBase(StatefulModule):
             )
         check_dt(dt)
         learnable = tuple(learnable)
-        fields = [f for f in p.__dataclass_fields__ if f != "method"]
+        fields = learnable_fields(p)
         for name in learnable:
             if name not in fields:
                 raise ValueError(
-                    f"learnable names a parameter {name!r} that {params_cls.__name__} does not "
-                    f"have; expected some of {fields}"
+                    f"learnable names {name!r}, which is not a numeric parameter of "
+                    f"{params_cls.__name__}; expected some of {list(fields)}"
                 )
+        if detach_reset is not None and not self._accepts_detach_reset():
+            raise TypeError(
+                f"detach_reset must be None for {type(self).__name__}: the {self.model.name} "
+                f"model has no reset, got detach_reset={detach_reset!r}"
+            )
         self.p = nnx.data(p)
         self.dt = dt
         self.detach_reset = detach_reset
@@ -97,6 +119,12 @@ class _NeuronBase(StatefulModule):
         if not self.learnable:
             return self.p
         return self.p.replace(**{name: getattr(self, name)[...] for name in self.learnable})
+
+    def _accepts_detach_reset(self) -> bool:
+        steps = (self.model.feed_forward_step, self.model.recurrent_step)
+        return all(
+            step is None or "detach_reset" in inspect.signature(step).parameters for step in steps
+        )
 
     def _step_options(self) -> dict:
         return {} if self.detach_reset is None else {"detach_reset": self.detach_reset}
@@ -275,8 +303,7 @@ Args:
 {args}    p: the neuron parameters (defaults: ``{params}()``).
     dt: integration step in seconds.
     learnable: parameter names to make trainable, e.g. ``("tau_mem_inv", "v_th")``.
-    detach_reset: override the model's default for stopping the gradient through the reset.
-{extra}
+{detach}{extra}
 Example:
     >>> import jax.numpy as jnp
     >>> from spikejax.nn import {cls}
@@ -321,8 +348,16 @@ def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
     classes = []
     for suffix, base, kind, what, args, extra, ctor, shape, out_shape in specs:
         name = model.name + suffix
+        has_reset = all(
+            step is None or "detach_reset" in inspect.signature(step).parameters
+            for step in (model.feed_forward_step, model.recurrent_step)
+        )
+        detach = (
+            "    detach_reset: override the model's default for stopping the gradient through "
+            "the reset.\n" if has_reset else ""
+        )
         doc = _DOC.format(
-            kind=kind, name=model.name, what=what, module=functional_module,
+            detach=detach, kind=kind, name=model.name, what=what, module=functional_module,
             params=model.parameters.__name__, args=args, extra=extra, cls=name, ctor=ctor,
             shape=shape, out_shape=out_shape,
         )

@@ -82,7 +82,7 @@ def test_learnable_parameters_receive_gradients():
     xs = jax.random.uniform(jax.random.key(0), (50, 2, 3)) * 3
     grads = nnx.grad(lambda m: jnp.sum(m(xs)[0]))(layer)
     assert float(grads.tau_mem_inv[...]) != 0 and float(grads.v_th[...]) != 0
-    with pytest.raises(ValueError, match=r"learnable names a parameter 'tau' that LIFParameters does not have"):
+    with pytest.raises(ValueError, match=r"learnable names .tau., which is not a numeric parameter of LIFParameters; expected some of \[.tau_syn_inv."):
         LIF(learnable=("tau",))
 
 
@@ -146,3 +146,15 @@ def test_module_validation_errors():
         LIF(dt=-1e-3)
     with pytest.raises(ValueError, match=r"state.z has shape \(3, 4\), expected \(2, 4\) \(the batch shape of input_tensor"):
         LIFRecurrentCell(3, 4)(jnp.ones((2, 3)), LIFRecurrentCell(3, 4)(jnp.ones((3, 3)))[1])
+
+
+def test_learnable_rejects_static_and_nested_fields_and_detach_reset_needs_a_reset():
+    from spikejax.nn import LI, LIFRefrac
+
+    with pytest.raises(ValueError, match=r"learnable names 'method', which is not a numeric parameter"):
+        LIF(learnable=("method",))
+    with pytest.raises(ValueError, match=r"learnable names 'lif', which is not a numeric parameter of LIFRefracParameters; expected some of \['rho_reset'\]"):
+        LIFRefrac(learnable=("lif",))
+    with pytest.raises(TypeError, match=r"detach_reset must be None for LI: the LI model has no reset"):
+        LI(detach_reset=True)
+    assert "detach_reset" not in LI.__doc__ and "detach_reset" in LIF.__doc__

@@ -1,0 +1,304 @@
+r"""snnTorch's first-order leaky integrate-and-fire neuron (``snntorch.Leaky`` and ``RLeaky``).
+
+A discrete-time neuron: the membrane :math:`U` decays by the factor :math:`\beta` per step and
+integrates the input :math:`I_t` directly (no synaptic current). Each step, as in snnTorch 1.0.0,
+first computes the reset signal from the *previous* membrane,
+
+.. math::
+    r_t = \Theta(U_{t-1} - U_{\text{thr}}),
+
+then updates the membrane with the chosen ``reset_mechanism``,
+
+.. math::
+    \begin{align*}
+        U_t &= \beta U_{t-1} + I_t - r_t U_{\text{thr}}
+            && \text{"subtract"} \\
+        U_t &= \beta (1 - r_t) U_{t-1} + I_t
+            && \text{"zero", feed-forward (snnTorch's Leaky)} \\
+        U_t &= (1 - r_t) (\beta U_{t-1} + I_t)
+            && \text{"zero", recurrent (snnTorch's RLeaky)} \\
+        U_t &= \beta U_{t-1} + I_t
+            && \text{"none"}
+    \end{align*}
+
+and spikes, :math:`S_t = \Theta(U_t - U_{\text{thr}})`, with a surrogate gradient. :math:`\beta`
+is clipped to :math:`[0, 1]` in every step, with the gradient of snnTorch's ``clamp``: 1
+strictly inside the interval, 0 elsewhere (a :math:`\beta` of exactly 1 does not learn).
+:math:`I_t` is the input (feed-forward) or :math:`W_{\text{in}} x_t + W_{\text{rec}} S_{t-1}`
+(recurrent, RLeaky with a bias-free ``nn.Linear`` recurrent connection).
+
+The reset is therefore *delayed*: a spike at step :math:`t` lowers the membrane at step
+:math:`t + 1`, and the returned :math:`U_t` may still lie above threshold. With
+``reset_delay=False`` (snnTorch's option of that name) the membrane is reset in the same step,
+
+.. math::
+    U_t \leftarrow U_t - (S_t - r_t) U_{\text{thr}} \;\text{("subtract")}, \qquad
+    U_t \leftarrow U_t - (S_t - r_t) U_t \;\text{("zero")}.
+
+Gradients: snnTorch detaches :math:`r_t` (``mem_reset`` calls ``.detach()``); so does spikejax
+unless ``detach_reset=False``. The spike :math:`S_t` in the immediate reset of
+``reset_delay=False`` keeps its gradient, as in snnTorch.
+
+Time is discrete: one call is one step. ``dt`` is accepted (and must be positive) so that every
+model shares one signature, but it does not enter the equations; :math:`\beta` already is the
+decay per step (:math:`\beta = e^{-\Delta t / \tau}` for a time constant :math:`\tau`).
+The rest state is :math:`U = 0`, :math:`S = 0`.
+
+Mapping from snnTorch: ``snn.Leaky(beta=b, threshold=t, spike_grad=surrogate.atan(alpha=a),
+reset_mechanism=m, reset_delay=d)`` is ``LeakyParameters(beta=b, threshold=t, method="atan",
+alpha=a, reset_mechanism=m, reset_delay=d)``; ``surrogate.fast_sigmoid(slope=k)`` is
+``method="fast_sigmoid", alpha=k``. ``learn_beta`` / ``learn_threshold`` are the modules'
+``learnable=("beta", "threshold")``. RLeaky's recurrent ``nn.Linear`` has self-connections: pass
+``autapses=True`` to :class:`spikejax.nn.LeakyRecurrent` for the same connectivity. Not
+reproduced: ``graded_spikes_factor``, ``inhibition``, ``state_quant``, the recurrent bias and
+one-to-one or convolutional recurrence.
+
+Defaults: ``beta=0.9`` (snnTorch has no default; 0.9 is a common tutorial value),
+``threshold=1``, ``reset_mechanism="subtract"``, ``method="atan"``, ``alpha=2`` (snnTorch's
+default surrogate), ``reset_delay=True``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import leaky_feed_forward_step
+    >>> state, spikes = None, []
+    >>> for _ in range(3):
+    ...     z, state = leaky_feed_forward_step(jnp.ones(2), state)
+    ...     spikes.append(float(z[0]))
+    >>> spikes, state.mem  # U: 1.0, 1.9, then 0.9 * 1.9 + 1 - 1
+    ([0.0, 1.0, 1.0], Array([1.71, 1.71], dtype=float32))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_dt,
+    check_step_input,
+    recurrent_current,
+)
+from ._validate import check_array, check_rank
+from .threshold import SurrogateLike, threshold
+
+__all__ = [
+    "RESET_MECHANISMS",
+    "LeakyParameters",
+    "LeakyState",
+    "LeakyRecurrentState",
+    "leaky_step",
+    "leaky_feed_forward_step",
+    "leaky_feed_forward_state",
+    "leaky_state",
+    "leaky_dynamics",
+    "clip_decay",
+    "LEAKY_MODEL",
+]
+
+#: snnTorch's reset mechanisms, by the names it uses.
+RESET_MECHANISMS = ("subtract", "zero", "none")
+
+
+class ResetParameters(NeuronParameters):
+    """Checks the static reset options shared by snnTorch-style neurons (Leaky, Synaptic)."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        cls = type(self).__name__
+        mechanism = self.reset_mechanism
+        if not isinstance(mechanism, str) or mechanism not in RESET_MECHANISMS:
+            raise ValueError(
+                f"{cls}.reset_mechanism must be one of {', '.join(map(repr, RESET_MECHANISMS))}, "
+                f"got {mechanism!r}"
+            )
+        if not isinstance(self.reset_delay, bool):
+            raise TypeError(
+                f"{cls}.reset_delay must be a bool, got {type(self.reset_delay).__name__}"
+            )
+
+
+@struct.dataclass
+class LeakyParameters(ResetParameters):
+    """Parameters of snnTorch's Leaky neuron (discrete time; see the module docs).
+
+    Attributes:
+        beta: membrane decay per step, clipped to ``[0, 1]`` in every step (snnTorch ``beta``).
+        threshold: firing threshold :math:`U_{\\text{thr}}`, also the amount subtracted by the
+            ``"subtract"`` reset.
+        reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static).
+        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        alpha: the surrogate's sharpness (snnTorch's ``surrogate.atan(alpha=2)``).
+        reset_delay: ``True`` (default, snnTorch's too) resets in the step after a spike;
+            ``False`` resets in the same step (static).
+    """
+
+    beta: jax.typing.ArrayLike = 0.9
+    threshold: jax.typing.ArrayLike = 1.0
+    reset_mechanism: str = struct.field(pytree_node=False, default="subtract")
+    method: SurrogateLike = struct.field(pytree_node=False, default="atan")
+    alpha: jax.typing.ArrayLike = 2.0
+    reset_delay: bool = struct.field(pytree_node=False, default=True)
+
+
+class LeakyState(NamedTuple):
+    """State of a feed-forward Leaky neuron: the membrane ``mem``."""
+
+    mem: jax.Array
+
+
+class LeakyRecurrentState(NamedTuple):
+    """State of a recurrent Leaky layer: the last spikes ``z`` and the membrane ``mem``."""
+
+    z: jax.Array
+    mem: jax.Array
+
+
+def leaky_feed_forward_state(shape, p: LeakyParameters = LeakyParameters(), dtype=jnp.float32):
+    """The rest state for inputs of ``shape``: ``mem = 0`` (snnTorch's ``reset_mem``)."""
+    return LeakyState(mem=jnp.zeros(shape, dtype))
+
+
+def leaky_state(shape, p: LeakyParameters = LeakyParameters(), dtype=jnp.float32):
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``mem = 0``."""
+    return LeakyRecurrentState(z=jnp.zeros(shape, dtype), mem=jnp.zeros(shape, dtype))
+
+
+def clip_decay(decay: jax.typing.ArrayLike) -> jax.Array:
+    """``decay`` clipped to ``[0, 1]`` with the gradient of snnTorch's ``decay.clamp(0, 1)``.
+
+    That gradient (torch 2.14) is 1 strictly inside ``(0, 1)`` and 0 elsewhere, the bounds
+    included, so a decay of exactly 1 does not learn; ``jnp.clip`` would pass half of it there.
+    """
+    decay = jnp.asarray(decay)
+    clipped = jax.lax.stop_gradient(jnp.clip(decay, 0, 1))
+    return jnp.where((decay > 0) & (decay < 1), decay, clipped)
+
+
+def leaky_dynamics(
+    input_current,
+    mem,
+    p,
+    *,
+    detach_reset: bool,
+    zero_clears_input: bool = False,
+):
+    """One step of the Leaky update; returns ``(spikes, mem_new)``.
+
+    Shared by the feed-forward and recurrent Leaky steps and by the Synaptic neuron (whose
+    membrane input is its synaptic current). ``p`` needs ``beta``, ``threshold``,
+    ``reset_mechanism``, ``reset_delay``, ``method`` and ``alpha``.
+
+    Args:
+        input_current: the membrane's input this step.
+        mem: the previous membrane.
+        p: the parameters.
+        detach_reset: stop the gradient through the reset signal of the previous membrane.
+        zero_clears_input: for ``"zero"``, reset the new membrane, this step's input included
+            (snnTorch's RLeaky, Synaptic and RSynaptic), instead of the previous membrane
+            before it decays (snnTorch's Leaky).
+    """
+    reset = threshold(mem - p.threshold, p.method, p.alpha)
+    if detach_reset:
+        reset = jax.lax.stop_gradient(reset)
+    beta = clip_decay(p.beta)
+    mechanism = p.reset_mechanism
+    if mechanism == "zero" and not zero_clears_input:
+        mem_new = beta * ((1 - reset) * mem) + input_current
+    else:
+        mem_new = beta * mem + input_current
+    if mechanism == "subtract":
+        mem_new = mem_new - reset * p.threshold
+    elif mechanism == "zero" and zero_clears_input:
+        mem_new = mem_new - reset * mem_new
+    z = threshold(mem_new - p.threshold, p.method, p.alpha)
+    if not p.reset_delay and mechanism != "none":
+        # snnTorch subtracts the delayed reset so that a neuron is not reset twice for one spike.
+        immediate = z - reset
+        mem_new = mem_new - immediate * (p.threshold if mechanism == "subtract" else mem_new)
+    return z, mem_new
+
+
+def leaky_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LeakyState] = None,
+    p: LeakyParameters = LeakyParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = True,
+) -> tuple[jax.Array, LeakyState]:
+    """One step of a feed-forward Leaky neuron (snnTorch's ``Leaky``).
+
+    Args:
+        input_tensor: the input current, any shape (usually ``(B, N)``).
+        state: the previous state, or ``None`` for the rest state.
+        p: the neuron parameters.
+        dt: accepted for a uniform signature and not used (the model is discrete in time).
+        detach_reset: stop the gradient through the reset (snnTorch: ``True``).
+
+    Returns:
+        ``(z, state)``: the spikes and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = leaky_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    z, mem = leaky_dynamics(input_tensor, state.mem, p, detach_reset=detach_reset)
+    return z, LeakyState(mem=mem)
+
+
+def leaky_step(
+    input_tensor: jax.Array,
+    state: Optional[LeakyRecurrentState],
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: LeakyParameters = LeakyParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = True,
+) -> tuple[jax.Array, LeakyRecurrentState]:
+    """One step of a recurrent Leaky layer (snnTorch's ``RLeaky`` with a linear recurrence).
+
+    The input is ``input_tensor @ input_weights.T + state.z @ recurrent_weights.T``; with
+    ``reset_mechanism="zero"`` the reset clears all of it, as RLeaky does.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``).
+        state: the previous :class:`LeakyRecurrentState` with leaves ``(B, hidden)``, or ``None``.
+        input_weights: ``(hidden, input)``.
+        recurrent_weights: ``(hidden, hidden)`` (RLeaky's ``recurrent.weight``).
+        p: the neuron parameters.
+        dt: accepted for a uniform signature and not used (the model is discrete in time).
+        detach_reset: stop the gradient through the reset (snnTorch: ``True``).
+
+    Returns:
+        ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        check_rank("input_weights", input_weights, 2, "(hidden, input)")
+        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
+        state = leaky_state(shape, p, input_tensor.dtype)
+    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    z, mem = leaky_dynamics(
+        current, state.mem, p, detach_reset=detach_reset, zero_clears_input=True
+    )
+    return z, LeakyRecurrentState(z=z, mem=mem)
+
+
+LEAKY_MODEL = NeuronModel(
+    name="Leaky",
+    parameters=LeakyParameters,
+    feed_forward_step=leaky_feed_forward_step,
+    feed_forward_state=leaky_feed_forward_state,
+    recurrent_step=leaky_step,
+    recurrent_state=leaky_state,
+    example_drive=0.5,
+)

@@ -1,0 +1,167 @@
+r"""Leaky integrator (LI): a LIF membrane that never spikes, used as a readout.
+
+The membrane voltage :math:`v` and the synaptic current :math:`i` follow
+
+.. math::
+    \begin{align*}
+        \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
+        \dot{i} &= -\tau_{\text{syn}}^{-1} i
+    \end{align*}
+
+integrated with one forward-Euler step of ``dt`` seconds. Each step first adds the input current,
+:math:`i \leftarrow i + i_{\text{in}}`, then integrates (Norse 1.1's order); the output is the
+new membrane voltage :math:`v`. :math:`i_{\text{in}}` is the input (feed-forward,
+:func:`li_feed_forward_step`) or :math:`W_{\text{in}} x` (:func:`li_step`). There is no
+threshold and no recurrent form. Units follow Norse: seconds for ``dt`` and inverse seconds for
+the ``*_inv`` time constants; voltages are dimensionless. Under a constant input :math:`I` the
+current settles at :math:`I / (\tau_{\text{syn}}^{-1} dt)` (``5 I`` with the defaults) and the
+voltage at :math:`v_{\text{leak}}` plus that current.
+
+Defaults (Norse's ``LIParameters``): ``tau_syn_inv=200`` (5 ms), ``tau_mem_inv=100`` (10 ms),
+``v_leak=0``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import li_feed_forward_step
+    >>> state = None
+    >>> for _ in range(3):
+    ...     v, state = li_feed_forward_step(jnp.ones(2), state)
+    >>> v
+    Array([0.487, 0.487], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import NeuronModel, NeuronParameters, check_dt, check_step_input, rest_like
+from ._validate import check_array, check_rank
+
+__all__ = [
+    "LIParameters",
+    "LIState",
+    "li_step",
+    "li_feed_forward_step",
+    "li_feed_forward_state",
+    "li_dynamics",
+    "LI_MODEL",
+]
+
+
+@struct.dataclass
+class LIParameters(NeuronParameters):
+    """Parameters of a leaky integrator (Norse's units and defaults).
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
+        tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
+        v_leak: leak (resting) potential.
+    """
+
+    tau_syn_inv: jax.typing.ArrayLike = 200.0
+    tau_mem_inv: jax.typing.ArrayLike = 100.0
+    v_leak: jax.typing.ArrayLike = 0.0
+
+    _positive = ("tau_syn_inv", "tau_mem_inv")
+
+
+class LIState(NamedTuple):
+    """State of a leaky integrator: membrane ``v`` and synaptic current ``i``."""
+
+    v: jax.Array
+    i: jax.Array
+
+
+def li_feed_forward_state(shape, p: LIParameters = LIParameters(), dtype=jnp.float32):
+    """The rest state for inputs (or outputs) of ``shape``: ``v = v_leak``, ``i = 0``."""
+    return LIState(v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype))
+
+
+def li_dynamics(input_current, v, i, p: LIParameters, dt):
+    """One Euler step of the leaky integrator; returns ``(v_new, i_new)``.
+
+    The input current jumps first, then ``v`` and ``i`` are integrated (Norse 1.1's order).
+    """
+    i_jump = i + input_current
+    v_new = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i_jump)
+    i_decayed = i_jump + (-dt * p.tau_syn_inv * i_jump)
+    return v_new, i_decayed
+
+
+def li_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LIState] = None,
+    p: LIParameters = LIParameters(),
+    dt: float = 1e-3,
+) -> tuple[jax.Array, LIState]:
+    """One Euler step of a leaky integrator driven by the current ``input_tensor``.
+
+    Args:
+        input_tensor: input current, any shape (usually ``(B, N)``).
+        state: the previous state, or ``None`` for the rest state.
+        p: the parameters.
+        dt: the integration step in seconds.
+
+    Returns:
+        ``(v, state)``: the new membrane voltage and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = li_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    v, i = li_dynamics(input_tensor, state.v, state.i, p, dt)
+    return v, LIState(v=v, i=i)
+
+
+def li_step(
+    input_tensor: jax.Array,
+    state: Optional[LIState],
+    input_weights: jax.Array,
+    p: LIParameters = LIParameters(),
+    dt: float = 1e-3,
+) -> tuple[jax.Array, LIState]:
+    """One Euler step of a leaky integrator behind a linear layer: ``i_in = x @ input_weights.T``.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``), usually spikes.
+        state: the previous :class:`LIState`, leaves of shape ``(B, hidden)``, or ``None``
+            for the rest state.
+        input_weights: ``(hidden, input)``, as ``torch.nn.Linear`` and Norse.
+        p: the parameters.
+        dt: the integration step in seconds.
+
+    Returns:
+        ``(v, state)``: the new membrane voltage ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    check_rank("input_weights", input_weights, 2, "(hidden, input)")
+    hidden, n_in = input_weights.shape
+    if input_tensor.shape[-1:] != (n_in,):
+        raise ValueError(
+            f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis {n_in} "
+            f"(the input size of input_weights {tuple(input_weights.shape)})"
+        )
+    current = input_tensor @ input_weights.T
+    if state is None:
+        state = li_feed_forward_state(current.shape, p, current.dtype)
+    check_step_input("the weighted input", current, state)
+    v, i = li_dynamics(current, state.v, state.i, p, dt)
+    return v, LIState(v=v, i=i)
+
+
+LI_MODEL = NeuronModel(
+    name="LI",
+    parameters=LIParameters,
+    feed_forward_step=li_feed_forward_step,
+    feed_forward_state=li_feed_forward_state,
+    recurrent_step=None,
+    recurrent_state=None,
+    output_dtype_spikes=False,
+    example_drive=1.0,
+)

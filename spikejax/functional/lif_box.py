@@ -1,0 +1,240 @@
+r"""Boxed leaky integrate-and-fire (LIFBox) neuron: LIF without a synaptic current.
+
+The input current acts on the membrane directly, for one step only (a "current box"):
+
+.. math::
+    \dot{v} = \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i_{\text{in}})
+
+integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the new voltage
+crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then resets, by value
+(``reset_method="value"``, Norse's default) or by subtraction (``"subtract"``):
+
+.. math::
+    v \leftarrow (1 - z) v + z v_{\text{reset}}
+    \qquad \text{or} \qquad
+    v \leftarrow (1 - z) v + z (v - v_{\text{th}})
+
+:math:`i_{\text{in}}` is the input (feed-forward), or :math:`W_{\text{in}} x + W_{\text{rec}}
+z_{t-1}` (recurrent). Norse 1.1 has only the feed-forward step; the recurrent step here is built
+the way Norse builds ``lif_step``, detaching the spike in the reset by default. Units follow
+Norse: seconds for ``dt``, inverse seconds for ``tau_mem_inv``; voltages are dimensionless.
+With a constant input :math:`I` the membrane settles at :math:`v_{\text{leak}} + I`, so the
+default neuron fires only for :math:`I > 1`.
+
+Defaults (Norse's ``LIFBoxParameters``): ``tau_mem_inv=100`` (10 ms), ``v_leak=0``, ``v_th=1``,
+``v_reset=0``, ``method="super"``, ``alpha=100``, ``reset_method="value"``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import lif_box_feed_forward_step
+    >>> state = None
+    >>> for _ in range(3):
+    ...     z, state = lif_box_feed_forward_step(jnp.ones(2), state)
+    >>> state.v                                      # 1 - 0.9**3
+    Array([0.271, 0.271], dtype=float32)
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Optional, Union
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_dt,
+    check_step_input,
+    recurrent_current,
+    rest_like,
+)
+from ._validate import check_array
+from .threshold import SurrogateLike, threshold
+
+__all__ = [
+    "LIFBoxParameters",
+    "LIFBoxState",
+    "LIFBoxFeedForwardState",
+    "lif_box_step",
+    "lif_box_feed_forward_step",
+    "lif_box_feed_forward_state",
+    "lif_box_state",
+    "lif_box_dynamics",
+    "LIF_BOX_MODEL",
+]
+
+ResetMethod = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
+
+# Norse's functional/reset.py: reset(z, v, v_reset, v_th) -> v after the spike.
+_RESETS: dict[str, ResetMethod] = {
+    "value": lambda z, v, v_reset, v_th: (1 - z) * v + z * v_reset,
+    "subtract": lambda z, v, v_reset, v_th: (1 - z) * v + z * (v - v_th),
+}
+
+
+def _resolve_reset(reset_method: Union[str, ResetMethod]) -> ResetMethod:
+    if isinstance(reset_method, str):
+        try:
+            return _RESETS[reset_method]
+        except KeyError:
+            raise ValueError(
+                f"reset_method must be one of {sorted(_RESETS)} or a callable "
+                f"reset(z, v, v_reset, v_th), got unknown reset {reset_method!r}"
+            ) from None
+    if callable(reset_method):
+        return reset_method
+    raise TypeError(
+        f"reset_method must be a reset name or a callable reset(z, v, v_reset, v_th), "
+        f"got {type(reset_method).__name__}"
+    )
+
+
+@struct.dataclass
+class LIFBoxParameters(NeuronParameters):
+    """Parameters of a boxed LIF neuron (Norse's units and defaults).
+
+    Attributes:
+        tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
+        v_leak: leak (resting) potential.
+        v_th: threshold potential.
+        v_reset: reset potential (used by ``reset_method="value"``).
+        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        alpha: the surrogate's sharpness.
+        reset_method: ``"value"`` (to ``v_reset``), ``"subtract"`` (``v_th`` is subtracted), or
+            a callable ``reset(z, v, v_reset, v_th)`` (Norse's ``reset_method``).
+    """
+
+    tau_mem_inv: jax.typing.ArrayLike = 100.0
+    v_leak: jax.typing.ArrayLike = 0.0
+    v_th: jax.typing.ArrayLike = 1.0
+    v_reset: jax.typing.ArrayLike = 0.0
+    method: SurrogateLike = struct.field(pytree_node=False, default="super")
+    alpha: jax.typing.ArrayLike = 100.0
+    reset_method: Union[str, ResetMethod] = struct.field(pytree_node=False, default="value")
+
+    _positive = ("tau_mem_inv",)
+
+    def __post_init__(self):
+        super().__post_init__()
+        _resolve_reset(self.reset_method)
+
+
+class LIFBoxState(NamedTuple):
+    """State of a recurrent boxed LIF neuron: last spikes ``z`` and membrane ``v``."""
+
+    z: jax.Array
+    v: jax.Array
+
+
+class LIFBoxFeedForwardState(NamedTuple):
+    """State of a feed-forward boxed LIF neuron: membrane ``v``."""
+
+    v: jax.Array
+
+
+def lif_box_feed_forward_state(shape, p: LIFBoxParameters = LIFBoxParameters(), dtype=jnp.float32):
+    """The rest state for inputs of ``shape``: ``v = v_leak``."""
+    return LIFBoxFeedForwardState(v=rest_like(p.v_leak, shape, dtype))
+
+
+def lif_box_state(shape, p: LIFBoxParameters = LIFBoxParameters(), dtype=jnp.float32):
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
+    return LIFBoxState(z=jnp.zeros(shape, dtype), v=rest_like(p.v_leak, shape, dtype))
+
+
+def lif_box_dynamics(input_current, v, p: LIFBoxParameters, dt, *, detach_reset: bool):
+    """One Euler step of the boxed LIF equations; returns ``(z, v_new)``.
+
+    Shared by the feed-forward and recurrent steps.
+    """
+    # Norse's order of operations, so that float32 results agree bit for bit where possible.
+    v_decayed = v + dt * p.tau_mem_inv * (input_current + p.v_leak - v)
+    z = threshold(v_decayed - p.v_th, p.method, p.alpha)
+    z_reset = jax.lax.stop_gradient(z) if detach_reset else z
+    v_new = _resolve_reset(p.reset_method)(z_reset, v_decayed, p.v_reset, p.v_th)
+    return z, v_new
+
+
+def lif_box_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LIFBoxFeedForwardState] = None,
+    p: LIFBoxParameters = LIFBoxParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = False,
+) -> tuple[jax.Array, LIFBoxFeedForwardState]:
+    """One Euler step of a feed-forward boxed LIF neuron driven by the current ``input_tensor``.
+
+    Args:
+        input_tensor: input current, any shape (usually ``(B, N)``).
+        state: the previous state, or ``None`` for the rest state.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset. Norse's feed-forward
+            step does not (the default here).
+
+    Returns:
+        ``(z, state)``: the spikes and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = lif_box_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    z, v = lif_box_dynamics(input_tensor, state.v, p, dt, detach_reset=detach_reset)
+    return z, LIFBoxFeedForwardState(v=v)
+
+
+def lif_box_step(
+    input_tensor: jax.Array,
+    state: Optional[LIFBoxState],
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: LIFBoxParameters = LIFBoxParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = True,
+) -> tuple[jax.Array, LIFBoxState]:
+    """One Euler step of a recurrent boxed LIF layer.
+
+    The input current is ``input_tensor @ input_weights.T + state.z @ recurrent_weights.T``;
+    it drives the membrane for this step only.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``).
+        state: the previous :class:`LIFBoxState`, leaves of shape ``(B, hidden)``, or ``None``
+            for the rest state.
+        input_weights: ``(hidden, input)``.
+        recurrent_weights: ``(hidden, hidden)``.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset (``True``, as Norse's
+            recurrent ``lif_step``).
+
+    Returns:
+        ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        check_array("input_weights", input_weights)
+        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
+        state = lif_box_state(shape, p, input_tensor.dtype)
+    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    z, v = lif_box_dynamics(current, state.v, p, dt, detach_reset=detach_reset)
+    return z, LIFBoxState(z=z, v=v)
+
+
+LIF_BOX_MODEL = NeuronModel(
+    name="LIFBox",
+    parameters=LIFBoxParameters,
+    feed_forward_step=lif_box_feed_forward_step,
+    feed_forward_state=lif_box_feed_forward_state,
+    recurrent_step=lif_box_step,
+    recurrent_state=lif_box_state,
+    # The membrane settles at the input, so the mean drive must exceed v_th = 1.
+    example_drive=2.0,
+)

@@ -1,0 +1,187 @@
+"""Plots of spiking activity with matplotlib: rasters, membrane traces, heatmaps, rate histograms.
+
+Every function takes a time-major record, ``(T, N)`` or ``(T, B, N)`` as a JAX or NumPy array
+(``batch_index`` picks the sample of a batched record), draws on ``ax`` (a new figure's axes
+when ``None``) and returns the matplotlib ``Axes``. Time is on the x axis in steps, or in
+seconds when ``dt`` (the step in seconds) is given. matplotlib is imported only when a plot is
+drawn, so ``import spikejax`` does not need it.
+
+Example:
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import jax.numpy as jnp
+    >>> from spikejax import plot
+    >>> spikes = jnp.zeros((20, 3)).at[::4, 1].set(1.0)
+    >>> ax = plot.raster(spikes, dt=1e-3)
+    >>> ax.get_xlabel(), len(ax.collections[0].get_offsets())
+    ('time (s)', 5)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .functional._validate import check_array, check_positive
+
+__all__ = ["raster", "membrane_traces", "heatmap", "firing_rate_histogram"]
+
+_LAYOUT = "(T, N) or (T, B, N)"
+
+
+def _select(name: str, values: Any, batch_index: int) -> np.ndarray:
+    """The ``(T, N)`` record of one sample, as float NumPy (bfloat16 included)."""
+    check_array(name, values)
+    if values.ndim not in (2, 3):
+        raise ValueError(
+            f"{name} must have rank 2 or 3 with layout {_LAYOUT}, "
+            f"got shape {tuple(values.shape)} (rank {values.ndim})"
+        )
+    array = np.asarray(values).astype(np.float32)
+    if array.ndim == 3:
+        batch = array.shape[1]
+        if not isinstance(batch_index, (int, np.integer)) or not -batch <= batch_index < batch:
+            raise ValueError(
+                f"batch_index must be an integer in [0, {batch}) for {name} of shape "
+                f"{tuple(values.shape)}, got {batch_index!r}"
+            )
+        array = array[:, batch_index]
+    return array
+
+
+def _axes(ax: Any) -> Any:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    return ax
+
+
+def _time(steps: int, dt: Optional[float]) -> tuple[np.ndarray, str]:
+    if dt is None:
+        return np.arange(steps, dtype=np.float64), "time step"
+    check_positive("dt", dt)
+    return np.arange(steps) * float(dt), "time (s)"
+
+
+def raster(
+    spikes: Any,
+    *,
+    dt: Optional[float] = None,
+    batch_index: int = 0,
+    ax: Any = None,
+    marker_size: float = 20.0,
+    color: Any = "black",
+    title: Optional[str] = "Spike raster",
+) -> Any:
+    """One marker per spike (nonzero entry): time on x, neuron index on y."""
+    record = _select("spikes", spikes, batch_index)
+    ax = _axes(ax)
+    times, xlabel = _time(record.shape[0], dt)
+    steps, neurons = np.nonzero(record)
+    ax.scatter(times[steps], neurons, s=marker_size, marker="|", c=color, linewidths=1.0)
+    ax.set_xlim(times[0] - 0.5 * (dt or 1.0), times[-1] + 0.5 * (dt or 1.0))
+    ax.set_ylim(-0.5, record.shape[1] - 0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("neuron")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def membrane_traces(
+    v: Any,
+    *,
+    threshold: Optional[float] = None,
+    neurons: Optional[Sequence[int]] = None,
+    dt: Optional[float] = None,
+    batch_index: int = 0,
+    ax: Any = None,
+    title: Optional[str] = "Membrane voltage",
+) -> Any:
+    """One line per neuron (all, or the indices in ``neurons``), and a dashed ``threshold`` line.
+
+    A legend names the neurons when there are at most 10 of them.
+    """
+    record = _select("v", v, batch_index)
+    count = record.shape[1]
+    chosen = list(range(count)) if neurons is None else [int(n) for n in np.ravel(neurons)]
+    bad = [n for n in chosen if not -count <= n < count]
+    if bad:
+        raise ValueError(f"neurons must be indices in [0, {count}) for v with {count} neurons, got {bad}")
+    ax = _axes(ax)
+    times, xlabel = _time(record.shape[0], dt)
+    for n in chosen:
+        ax.plot(times, record[:, n], label=f"neuron {n % count}")
+    if threshold is not None:
+        ax.axhline(float(threshold), color="gray", linestyle="--", linewidth=1.0, label="threshold")
+    if 0 < len(chosen) <= 10:
+        ax.legend(loc="best", fontsize="small")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("membrane voltage")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def heatmap(
+    values: Any,
+    *,
+    dt: Optional[float] = None,
+    batch_index: int = 0,
+    ax: Any = None,
+    cmap: str = "viridis",
+    label: Optional[str] = None,
+    title: Optional[str] = None,
+) -> Any:
+    """An image of a ``(T, N)`` record, transposed so neurons run up the y axis, with a colorbar.
+
+    The image's array is ``values.T`` (row ``n`` is neuron ``n``, column ``t`` is step ``t``),
+    drawn with ``origin="lower"``; ``label`` names the colorbar.
+    """
+    record = _select("values", values, batch_index)
+    ax = _axes(ax)
+    steps = record.shape[0]
+    _, xlabel = _time(steps, dt)
+    scale = 1.0 if dt is None else float(dt)
+    image = ax.imshow(
+        record.T,
+        aspect="auto",
+        origin="lower",
+        interpolation="nearest",
+        cmap=cmap,
+        extent=(-0.5 * scale, (steps - 0.5) * scale, -0.5, record.shape[1] - 0.5),
+    )
+    colorbar = ax.figure.colorbar(image, ax=ax)
+    if label:
+        colorbar.set_label(label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("neuron")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def firing_rate_histogram(
+    spikes: Any,
+    *,
+    dt: float = 1e-3,
+    bins: Any = 10,
+    batch_index: int = 0,
+    ax: Any = None,
+    color: Any = "tab:blue",
+    title: Optional[str] = "Firing rates",
+) -> Any:
+    """Histogram of the neurons' firing rates in Hz: spike count / (``T * dt``) per neuron."""
+    record = _select("spikes", spikes, batch_index)
+    check_positive("dt", dt)
+    rates = record.sum(axis=0) / (record.shape[0] * float(dt))
+    ax = _axes(ax)
+    ax.hist(rates, bins=bins, color=color, edgecolor="black")
+    ax.set_xlabel("firing rate (Hz)")
+    ax.set_ylabel("neurons")
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,111 @@
+import subprocess
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import jax.numpy as jnp  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from spikejax import plot  # noqa: E402
+
+T, B, N = 12, 2, 5
+RNG = np.random.default_rng(3)
+SPIKES = (RNG.random((T, B, N)) < 0.3).astype(np.float32)
+VOLTAGES = RNG.normal(size=(T, B, N)).astype(np.float32)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def test_raster_draws_one_point_per_spike_of_the_selected_batch():
+    ax = plot.raster(jnp.asarray(SPIKES), batch_index=1)
+    points = ax.collections[0].get_offsets()
+    steps, neurons = np.nonzero(SPIKES[:, 1])
+    assert len(points) == SPIKES[:, 1].sum() != SPIKES[:, 0].sum()
+    np.testing.assert_array_equal(points, np.stack([steps, neurons], 1))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("time step", "neuron")
+
+
+def test_raster_in_seconds_on_given_axes_and_unbatched():
+    _, ax = plt.subplots()
+    out = plot.raster(SPIKES[:, 0], dt=2e-3, ax=ax, title="layer 1")
+    assert out is ax and ax.get_xlabel() == "time (s)" and ax.get_title() == "layer 1"
+    steps, _ = np.nonzero(SPIKES[:, 0])
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 0], steps * 2e-3)
+
+
+def test_membrane_traces_draw_each_neuron_and_a_dashed_threshold():
+    ax = plot.membrane_traces(VOLTAGES, threshold=1.0)
+    assert len(ax.lines) == N + 1
+    assert ax.lines[-1].get_linestyle() == "--"
+    np.testing.assert_allclose(ax.lines[-1].get_ydata(), [1.0, 1.0])
+    np.testing.assert_allclose(ax.lines[2].get_ydata(), VOLTAGES[:, 0, 2])
+
+
+def test_membrane_traces_select_neurons_and_batch():
+    ax = plot.membrane_traces(jnp.asarray(VOLTAGES), neurons=[1, 4], batch_index=1, dt=1e-3)
+    assert len(ax.lines) == 2
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), VOLTAGES[:, 1, 4])
+    np.testing.assert_allclose(ax.lines[1].get_xdata(), np.arange(T) * 1e-3)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["neuron 1", "neuron 4"]
+
+
+def test_heatmap_image_is_the_transposed_record_with_a_colorbar():
+    ax = plot.heatmap(jnp.asarray(VOLTAGES), batch_index=1, label="v")
+    np.testing.assert_allclose(ax.images[0].get_array(), VOLTAGES[:, 1].T)
+    assert len(ax.figure.axes) == 2  # the plot and its colorbar
+    assert ax.figure.axes[1].get_ylabel() == "v"
+
+
+def test_firing_rate_histogram_counts_every_neuron_in_hz():
+    spikes = np.zeros((10, 4), np.float32)
+    spikes[:, 0] = 1  # 100 Hz at 10 ms steps
+    spikes[::2, 1] = 1  # 50 Hz
+    ax = plot.firing_rate_histogram(spikes, dt=1e-2, bins=[0, 25, 75, 125])
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == [2, 1, 1] and sum(heights) == 4
+    assert ax.get_xlabel() == "firing rate (Hz)"
+    batched = plot.firing_rate_histogram(SPIKES, batch_index=1)
+    assert sum(p.get_height() for p in batched.patches) == N
+
+
+def test_bfloat16_records_plot():
+    ax = plot.heatmap(jnp.asarray(VOLTAGES, jnp.bfloat16))
+    np.testing.assert_allclose(ax.images[0].get_array(), VOLTAGES[:, 0].T, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plot.raster(SPIKES[:, 0, 0]), r"spikes must have rank 2 or 3 with layout \(T, N\) or \(T, B, N\), got shape \(12,\) \(rank 1\)"),
+        (lambda: plot.membrane_traces(VOLTAGES[None]), r"v must have rank 2 or 3 .* got shape \(1, 12, 2, 5\)"),
+        (lambda: plot.heatmap(VOLTAGES[0, 0]), r"values must have rank 2 or 3 .* got shape \(5,\)"),
+        (lambda: plot.firing_rate_histogram(SPIKES[..., None]), r"spikes must have rank 2 or 3 .* \(rank 4\)"),
+        (lambda: plot.raster(SPIKES, batch_index=2), r"batch_index must be an integer in \[0, 2\) for spikes of shape \(12, 2, 5\), got 2"),
+        (lambda: plot.heatmap(VOLTAGES, batch_index=0.5), r"batch_index must be an integer .* got 0.5"),
+        (lambda: plot.membrane_traces(VOLTAGES, neurons=[0, 7]), r"neurons must be indices in \[0, 5\) for v with 5 neurons, got \[7\]"),
+        (lambda: plot.raster(SPIKES, dt=0.0), r"dt must be positive, got 0.0"),
+        (lambda: plot.firing_rate_histogram(SPIKES, dt=-1e-3), r"dt must be positive, got -0.001"),
+    ],
+)
+def test_bad_arguments_raise_value_errors_naming_the_argument(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_non_arrays_raise_type_error():
+    with pytest.raises(TypeError, match="spikes must be an array, got list"):
+        plot.raster([[0, 1]])
+
+
+def test_importing_spikejax_does_not_import_matplotlib():
+    code = "import sys, spikejax; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
