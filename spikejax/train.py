@@ -203,21 +203,47 @@ class Checkpointer:
         targets = {"model": model}
         if optimizer is not None:
             targets["optimizer"] = optimizer
-        abstract = {name: nnx.to_pure_dict(nnx.state(obj)) for name, obj in targets.items()}
-        abstract = jax.tree_util.tree_map(self._ocp.utils.to_shape_dtype_struct, abstract)
         args = self._ocp.args
+        # Restore the saved tree as it is on disk (so that the model can be restored without the
+        # optimizer saved beside it), then match it onto each object's current structure.
         restored = self._manager.restore(
-            epoch,
-            args=args.Composite(state=args.StandardRestore(abstract), metadata=args.JsonRestore()),
+            epoch, args=args.Composite(state=args.StandardRestore(), metadata=args.JsonRestore())
         )
         for name, obj in targets.items():
+            if name not in restored["state"]:
+                raise ValueError(f"the checkpoint of epoch {epoch} holds no {name} state")
             state = nnx.state(obj)
-            nnx.replace_by_pure_dict(state, restored["state"][name])
+            pure = _match_keys(nnx.to_pure_dict(state), restored["state"][name], name)
+            nnx.replace_by_pure_dict(state, pure)
             nnx.update(obj, state)
         return dict(restored["metadata"] or {})
 
     def close(self) -> None:
         self._manager.close()
+
+
+def _match_keys(target, saved, path: str):
+    """``saved`` rearranged to the structure of ``target``; orbax stores every dict key as str."""
+    if isinstance(target, Mapping):
+        if not isinstance(saved, Mapping):
+            raise ValueError(f"checkpoint entry {path} is not a mapping, expected keys {list(target)}")
+        out = {}
+        for key, value in target.items():
+            if str(key) not in saved:
+                raise ValueError(f"checkpoint has no entry {path}/{key}; the model's structure changed")
+            out[key] = _match_keys(value, saved[str(key)], f"{path}/{key}")
+        return out
+    saved = jnp.asarray(saved)
+    if hasattr(target, "dtype") and jax.dtypes.issubdtype(target.dtype, jax.dtypes.prng_key):
+        # Typed PRNG keys (e.g. a Dropout's RNG stream) are stored as their raw key data.
+        if not jax.dtypes.issubdtype(saved.dtype, jax.dtypes.prng_key):
+            saved = jax.random.wrap_key_data(saved, impl=jax.random.key_impl(target))
+        return saved
+    if hasattr(target, "shape") and tuple(saved.shape) != tuple(target.shape):
+        raise ValueError(
+            f"checkpoint entry {path} has shape {tuple(saved.shape)}, the model expects {tuple(target.shape)}"
+        )
+    return saved.astype(target.dtype) if hasattr(target, "dtype") else saved
 
 
 class EpochResult(dict):

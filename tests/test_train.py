@@ -138,3 +138,17 @@ def test_fit_validates_its_arguments():
 def test_environment_names_device_and_versions():
     env = train.environment()
     assert env["platform"] == jax.devices()[0].platform and env["jax"] == jax.__version__
+
+
+def test_checkpointer_restores_the_model_alone_and_rejects_a_different_model(tmp_path):
+    model = Tiny(nnx.Rngs(0))
+    optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+    ckpt = train.Checkpointer(tmp_path)
+    ckpt.save(1, model, optimizer)
+    other = Tiny(nnx.Rngs(9))
+    ckpt.restore(other)  # no optimizer: only the model is loaded
+    for a, b in zip(jax.tree_util.tree_leaves(nnx.state(model)), jax.tree_util.tree_leaves(nnx.state(other))):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"checkpoint has no entry model/(bias|kernel); the model.s structure changed"):
+        ckpt.restore(nnx.Linear(4, 3, rngs=nnx.Rngs(0)))
+    ckpt.close()

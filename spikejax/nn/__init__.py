@@ -16,8 +16,13 @@ from ._neuron import (
     neuron_modules,
 )
 from .lif import *  # noqa: F401,F403
+from .coba_lif import *  # noqa: F401,F403
+from .izhikevich import *  # noqa: F401,F403
 from .leaky import *  # noqa: F401,F403
 from .synaptic import *  # noqa: F401,F403
+from .lsnn import *  # noqa: F401,F403
+from .lif_adex import *  # noqa: F401,F403
+from .lif_ex import *  # noqa: F401,F403
 from .iaf import *  # noqa: F401,F403
 from .leaky_integrator import *  # noqa: F401,F403
 from .lif_box import *  # noqa: F401,F403

@@ -1,0 +1,255 @@
+r"""Adaptive exponential leaky integrate-and-fire (AdEx) neuron, with Norse's equations and defaults.
+
+The exponential LIF (:mod:`spikejax.functional.lif_ex`) with an adaptation current :math:`a`
+(Brette & Gerstner, 2005):
+
+.. math::
+    \begin{align*}
+        \dot{v} &= \tau_{\text{mem}}^{-1} \left(v_{\text{leak}} - v + i
+                   + \Delta_T \exp\left(\frac{v - v_{\text{th}}}{\Delta_T}\right) - a\right) \\
+        \dot{i} &= -\tau_{\text{syn}}^{-1} i \\
+        \dot{a} &= \tau_{\text{ada}}^{-1} \left(a_{\text{current}} (v - v_{\text{leak}}) - a\right)
+    \end{align*}
+
+integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the integrated
+voltage crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then
+
+.. math::
+    \begin{align*}
+        v &\leftarrow (1 - z) v + z v_{\text{reset}} \\
+        a &\leftarrow a + a_{\text{spike}} z
+    \end{align*}
+
+As in Norse 1.1, each step first adds the input current, :math:`i \leftarrow i + i_{\text{in}}`,
+then integrates :math:`v`, :math:`i` and :math:`a`; the exponential and :math:`\dot a` are
+evaluated at the voltage *before* the step. :math:`i_{\text{in}}` is the input current
+(feed-forward) or :math:`W_{\text{in}} x + W_{\text{rec}} z_{t-1}` (recurrent). Norse 1.1 lets
+the gradient flow through the spike in the reset and in the adaptation jump, in both steps, so
+``detach_reset`` (which stops both) defaults to ``False``.
+
+Units follow Norse's code: seconds for ``dt``, inverse seconds for the ``*_inv`` time constants;
+voltages, currents and :math:`a` are dimensionless. (Norse's docstrings quote PyNN's units, nS,
+nA, mV and 1/ms, but its code uses these numbers with ``dt = 1e-3`` s; spikejax reproduces the
+code.)
+
+Defaults (Norse's ``LIFAdExParameters``): ``adaptation_current=4``, ``adaptation_spike=0.02``,
+``delta_T=0.5``, ``tau_ada_inv=2`` (0.5 s), ``tau_syn_inv=200`` (5 ms), ``tau_mem_inv=100``
+(10 ms), ``v_leak=0``, ``v_th=1``, ``v_reset=0``, ``method="super"``, ``alpha=100``. The rest
+state is ``v = v_leak``, ``i = 0``, ``a = 0`` (a fixed point without input, and Norse's
+modules' initial state).
+
+The exponent is clamped from above exactly as in LIFEx (see
+:func:`spikejax.functional.exponential_current`): never reached by the states the dynamics
+produce, so trajectories equal Norse's; it only keeps a supplied state far above threshold from
+overflowing to ``inf``/``nan``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import lif_adex_feed_forward_step
+    >>> state = None
+    >>> for _ in range(3):
+    ...     z, state = lif_adex_feed_forward_step(jnp.ones(2), state)
+    >>> state.v, state.a
+    (Array([0.5119, 0.5119], dtype=float32), Array([0.0031, 0.0031], dtype=float32))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_dt,
+    check_step_input,
+    recurrent_current,
+    rest_like,
+)
+from ._validate import check_array
+from .lif_ex import lif_ex_dynamics
+from .threshold import SurrogateLike
+
+__all__ = [
+    "LIFAdExParameters",
+    "LIFAdExState",
+    "LIFAdExFeedForwardState",
+    "lif_adex_step",
+    "lif_adex_feed_forward_step",
+    "lif_adex_feed_forward_state",
+    "lif_adex_state",
+    "lif_adex_dynamics",
+    "LIF_ADEX_MODEL",
+]
+
+
+@struct.dataclass
+class LIFAdExParameters(NeuronParameters):
+    """Parameters of an adaptive exponential LIF neuron (Norse's units and defaults).
+
+    Attributes:
+        adaptation_current: coupling :math:`a_{\\text{current}}` of the adaptation to the
+            voltage (subthreshold adaptation).
+        adaptation_spike: jump :math:`a_{\\text{spike}}` of the adaptation at each spike.
+        delta_T: sharpness :math:`\\Delta_T` of the exponential upswing (voltage units, > 0).
+        tau_ada_inv: inverse adaptation time constant :math:`1/\\tau_{\\text{ada}}` in 1/s.
+        tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
+        tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
+        v_leak: leak (resting) potential.
+        v_th: threshold potential.
+        v_reset: reset potential.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        alpha: the surrogate's sharpness.
+    """
+
+    adaptation_current: jax.typing.ArrayLike = 4.0
+    adaptation_spike: jax.typing.ArrayLike = 0.02
+    delta_T: jax.typing.ArrayLike = 0.5
+    tau_ada_inv: jax.typing.ArrayLike = 2.0
+    tau_syn_inv: jax.typing.ArrayLike = 200.0
+    tau_mem_inv: jax.typing.ArrayLike = 100.0
+    v_leak: jax.typing.ArrayLike = 0.0
+    v_th: jax.typing.ArrayLike = 1.0
+    v_reset: jax.typing.ArrayLike = 0.0
+    method: SurrogateLike = struct.field(pytree_node=False, default="super")
+    alpha: jax.typing.ArrayLike = 100.0
+
+    _positive = ("delta_T", "tau_ada_inv", "tau_syn_inv", "tau_mem_inv")
+
+
+class LIFAdExState(NamedTuple):
+    """State of a recurrent AdEx neuron: last spikes ``z``, membrane ``v``, current ``i``,
+    adaptation ``a``."""
+
+    z: jax.Array
+    v: jax.Array
+    i: jax.Array
+    a: jax.Array
+
+
+class LIFAdExFeedForwardState(NamedTuple):
+    """State of a feed-forward AdEx neuron: membrane ``v``, current ``i``, adaptation ``a``."""
+
+    v: jax.Array
+    i: jax.Array
+    a: jax.Array
+
+
+def lif_adex_feed_forward_state(
+    shape, p: LIFAdExParameters = LIFAdExParameters(), dtype=jnp.float32
+):
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``a = 0``."""
+    zeros = jnp.zeros(shape, dtype)
+    return LIFAdExFeedForwardState(v=rest_like(p.v_leak, shape, dtype), i=zeros, a=zeros)
+
+
+def lif_adex_state(shape, p: LIFAdExParameters = LIFAdExParameters(), dtype=jnp.float32):
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``,
+    ``i = 0``, ``a = 0``."""
+    zeros = jnp.zeros(shape, dtype)
+    return LIFAdExState(z=zeros, v=rest_like(p.v_leak, shape, dtype), i=zeros, a=zeros)
+
+
+def lif_adex_dynamics(input_current, v, i, a, p: LIFAdExParameters, dt, *, detach_reset: bool):
+    """One Euler step of the AdEx equations; returns ``(z, v_new, i_new, a_new)``.
+
+    The voltage and current follow :func:`~spikejax.functional.lif_ex_dynamics` with ``a``
+    subtracted from the drive; ``a`` relaxes towards ``adaptation_current * (v - v_leak)``
+    (at the old ``v``) and jumps by ``adaptation_spike`` at a spike. ``detach_reset`` stops the
+    gradient through the spike in both the voltage reset and the adaptation jump.
+    """
+    a_decayed = a + dt * p.tau_ada_inv * (p.adaptation_current * (v - p.v_leak) - a)
+    z, v_new, i_new = lif_ex_dynamics(
+        input_current, v, i, p, dt, detach_reset=detach_reset, adaptation=a
+    )
+    z_jump = jax.lax.stop_gradient(z) if detach_reset else z
+    a_new = a_decayed + z_jump * p.adaptation_spike
+    return z, v_new, i_new, a_new
+
+
+def lif_adex_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LIFAdExFeedForwardState] = None,
+    p: LIFAdExParameters = LIFAdExParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = False,
+) -> tuple[jax.Array, LIFAdExFeedForwardState]:
+    """One Euler step of a feed-forward AdEx neuron driven by the current ``input_tensor``.
+
+    Args:
+        input_tensor: input current, any shape (usually ``(B, N)``).
+        state: the previous state, or ``None`` for the rest state.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset and the adaptation
+            jump (Norse: ``False``).
+
+    Returns:
+        ``(z, state)``: the spikes and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = lif_adex_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    z, v, i, a = lif_adex_dynamics(
+        input_tensor, state.v, state.i, state.a, p, dt, detach_reset=detach_reset
+    )
+    return z, LIFAdExFeedForwardState(v=v, i=i, a=a)
+
+
+def lif_adex_step(
+    input_tensor: jax.Array,
+    state: Optional[LIFAdExState],
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: LIFAdExParameters = LIFAdExParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = False,
+) -> tuple[jax.Array, LIFAdExState]:
+    """One Euler step of a recurrent AdEx layer.
+
+    The input current is ``input_tensor @ input_weights.T + state.z @ recurrent_weights.T``,
+    added to ``i`` before the integration step, as in Norse 1.1.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``).
+        state: the previous :class:`LIFAdExState`, leaves of shape ``(B, hidden)``, or ``None``
+            for the rest state.
+        input_weights: ``(hidden, input)``.
+        recurrent_weights: ``(hidden, hidden)``.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset and the adaptation
+            jump (Norse: ``False``).
+
+    Returns:
+        ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
+        state = lif_adex_state(shape, p, input_tensor.dtype)
+    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    z, v, i, a = lif_adex_dynamics(
+        current, state.v, state.i, state.a, p, dt, detach_reset=detach_reset
+    )
+    return z, LIFAdExState(z=z, v=v, i=i, a=a)
+
+
+LIF_ADEX_MODEL = NeuronModel(
+    name="LIFAdEx",
+    parameters=LIFAdExParameters,
+    feed_forward_step=lif_adex_feed_forward_step,
+    feed_forward_state=lif_adex_feed_forward_state,
+    recurrent_step=lif_adex_step,
+    recurrent_state=lif_adex_state,
+    example_drive=1.0,
+)

@@ -1,0 +1,252 @@
+r"""LSNN (ALIF) neuron: LIF with an adaptive threshold, with Norse 1.1's equations and defaults.
+
+The long short-term memory spiking neuron of Bellec et al. (2018): a current-based LIF neuron
+whose threshold :math:`b` rises by :math:`\beta` at every spike and relaxes back to
+:math:`v_{\text{th}}`:
+
+.. math::
+    \begin{align*}
+        \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
+        \dot{i} &= -\tau_{\text{syn}}^{-1} i \\
+        \dot{b} &= \tau_{\text{adapt}}^{-1} (v_{\text{th}} - b)
+    \end{align*}
+
+integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the integrated
+voltage crosses the integrated threshold, :math:`z = \Theta(v - b)`, and then
+
+.. math::
+    \begin{align*}
+        v &\leftarrow (1 - z) v + z v_{\text{reset}} \\
+        b &\leftarrow b + \beta z \\
+        i &\leftarrow i + i_{\text{in}}
+    \end{align*}
+
+Order (Norse 1.1's code): unlike LIF, the step integrates with the *old* current, spikes and
+resets, and only then adds the input current :math:`i_{\text{in}}` (feed-forward: the input;
+recurrent: :math:`W_{\text{in}} x + W_{\text{rec}} z_{t-1}`), so an input first moves :math:`v`
+one step later. Norse detaches the spike in the reset and in the threshold jump in its
+recurrent step but not in its feed-forward step; ``detach_reset`` (which stops both) has those
+defaults.
+
+:math:`b` is the threshold itself, not an offset: Norse's docstrings write
+:math:`z = \Theta(v - v_{\text{th}} + b)` with :math:`b` decaying to 0, but its code (which
+spikejax follows) compares :math:`v` with :math:`b` and relaxes :math:`b` to :math:`v_{\text{th}}`.
+The rest state is therefore ``v = v_leak``, ``i = 0``, ``b = v_th``, as Norse's modules
+initialise it.
+
+Units follow Norse: seconds for ``dt``, inverse seconds for the ``*_inv`` time constants;
+voltages are dimensionless. Defaults (Norse's ``LSNNParameters``): ``tau_syn_inv=200`` (5 ms),
+``tau_mem_inv=100`` (10 ms), ``tau_adapt_inv=1/800`` (800 s: with ``dt`` in seconds the
+threshold barely relaxes within a run; Bellec et al. used hundreds of ms to seconds), ``v_leak=0``,
+``v_th=1``, ``v_reset=0``, ``beta=1.8``, ``method="super"``, ``alpha=100``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional import lsnn_feed_forward_step
+    >>> state = None
+    >>> for _ in range(7):
+    ...     z, state = lsnn_feed_forward_step(jnp.ones(2), state)
+    >>> z, state.v, state.b  # the 7th step spikes: v resets, the threshold rises by beta
+    (Array([1., 1.], dtype=float32), Array([0., 0.], dtype=float32), Array([2.8, 2.8], dtype=float32))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_dt,
+    check_step_input,
+    recurrent_current,
+    rest_like,
+)
+from ._validate import check_array
+from .threshold import SurrogateLike, threshold
+
+__all__ = [
+    "LSNNParameters",
+    "LSNNState",
+    "LSNNFeedForwardState",
+    "lsnn_step",
+    "lsnn_feed_forward_step",
+    "lsnn_feed_forward_state",
+    "lsnn_state",
+    "lsnn_dynamics",
+    "LSNN_MODEL",
+]
+
+
+@struct.dataclass
+class LSNNParameters(NeuronParameters):
+    """Parameters of an LSNN (adaptive-threshold LIF) neuron (Norse's units and defaults).
+
+    Attributes:
+        tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
+        tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
+        tau_adapt_inv: inverse threshold-adaptation time constant
+            :math:`1/\\tau_{\\text{adapt}}` in 1/s.
+        v_leak: leak (resting) potential.
+        v_th: the resting threshold, to which the adaptive threshold ``b`` relaxes.
+        v_reset: reset potential.
+        beta: threshold jump :math:`\\beta` at each spike.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        alpha: the surrogate's sharpness.
+    """
+
+    tau_syn_inv: jax.typing.ArrayLike = 200.0
+    tau_mem_inv: jax.typing.ArrayLike = 100.0
+    tau_adapt_inv: jax.typing.ArrayLike = 1.0 / 800
+    v_leak: jax.typing.ArrayLike = 0.0
+    v_th: jax.typing.ArrayLike = 1.0
+    v_reset: jax.typing.ArrayLike = 0.0
+    beta: jax.typing.ArrayLike = 1.8
+    method: SurrogateLike = struct.field(pytree_node=False, default="super")
+    alpha: jax.typing.ArrayLike = 100.0
+
+    _positive = ("tau_syn_inv", "tau_mem_inv", "tau_adapt_inv")
+
+
+class LSNNState(NamedTuple):
+    """State of a recurrent LSNN neuron: last spikes ``z``, membrane ``v``, current ``i``,
+    adaptive threshold ``b``."""
+
+    z: jax.Array
+    v: jax.Array
+    i: jax.Array
+    b: jax.Array
+
+
+class LSNNFeedForwardState(NamedTuple):
+    """State of a feed-forward LSNN neuron: membrane ``v``, current ``i``, threshold ``b``."""
+
+    v: jax.Array
+    i: jax.Array
+    b: jax.Array
+
+
+def lsnn_feed_forward_state(shape, p: LSNNParameters = LSNNParameters(), dtype=jnp.float32):
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``b = v_th``."""
+    return LSNNFeedForwardState(
+        v=rest_like(p.v_leak, shape, dtype),
+        i=jnp.zeros(shape, dtype),
+        b=rest_like(p.v_th, shape, dtype),
+    )
+
+
+def lsnn_state(shape, p: LSNNParameters = LSNNParameters(), dtype=jnp.float32):
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes,
+    ``v = v_leak``, ``i = 0``, ``b = v_th``."""
+    return LSNNState(
+        z=jnp.zeros(shape, dtype),
+        v=rest_like(p.v_leak, shape, dtype),
+        i=jnp.zeros(shape, dtype),
+        b=rest_like(p.v_th, shape, dtype),
+    )
+
+
+def lsnn_dynamics(input_current, v, i, b, p: LSNNParameters, dt, *, detach_reset: bool):
+    """One Euler step of the LSNN equations; returns ``(z, v_new, i_new, b_new)``.
+
+    As in Norse 1.1: integrate ``v``, ``i`` and ``b`` with the old current, spike where
+    ``v > b``, reset ``v`` and raise ``b``, and only then add ``input_current`` to ``i``.
+    ``detach_reset`` stops the gradient through the spike in both the reset and the threshold
+    jump. Shared by the feed-forward and recurrent steps.
+    """
+    v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i)
+    i_decayed = i + (-dt * p.tau_syn_inv * i)
+    b_decayed = b + dt * p.tau_adapt_inv * (p.v_th - b)
+    z = threshold(v_decayed - b_decayed, p.method, p.alpha)
+    z_state = jax.lax.stop_gradient(z) if detach_reset else z
+    v_new = (1 - z_state) * v_decayed + z_state * p.v_reset
+    b_new = b_decayed + z_state * p.beta
+    return z, v_new, i_decayed + input_current, b_new
+
+
+def lsnn_feed_forward_step(
+    input_tensor: jax.Array,
+    state: Optional[LSNNFeedForwardState] = None,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = False,
+) -> tuple[jax.Array, LSNNFeedForwardState]:
+    """One Euler step of a feed-forward LSNN neuron driven by the current ``input_tensor``.
+
+    Args:
+        input_tensor: input current, any shape (usually ``(B, N)``); added to ``i`` at the end
+            of the step.
+        state: the previous state, or ``None`` for the rest state (``b = v_th``).
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset and the threshold jump.
+            Norse's feed-forward step does not (the default here); its recurrent step does.
+
+    Returns:
+        ``(z, state)``: the spikes and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = lsnn_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input("input_tensor", input_tensor, state)
+    z, v, i, b = lsnn_dynamics(
+        input_tensor, state.v, state.i, state.b, p, dt, detach_reset=detach_reset
+    )
+    return z, LSNNFeedForwardState(v=v, i=i, b=b)
+
+
+def lsnn_step(
+    input_tensor: jax.Array,
+    state: Optional[LSNNState],
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: LSNNParameters = LSNNParameters(),
+    dt: float = 1e-3,
+    *,
+    detach_reset: bool = True,
+) -> tuple[jax.Array, LSNNState]:
+    """One Euler step of a recurrent LSNN layer.
+
+    The input current ``input_tensor @ input_weights.T + state.z @ recurrent_weights.T`` is
+    added to ``i`` after the integration step, as in Norse 1.1.
+
+    Args:
+        input_tensor: input ``(B, input)`` (or ``(input,)``).
+        state: the previous :class:`LSNNState`, leaves of shape ``(B, hidden)``, or ``None``
+            for the rest state (``b = v_th``).
+        input_weights: ``(hidden, input)``.
+        recurrent_weights: ``(hidden, hidden)``.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
+        detach_reset: stop the gradient through the spike in the reset and the threshold jump
+            (Norse: ``True``).
+
+    Returns:
+        ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+    """
+    check_array("input_tensor", input_tensor)
+    check_dt(dt)
+    if state is None:
+        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
+        state = lsnn_state(shape, p, input_tensor.dtype)
+    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    z, v, i, b = lsnn_dynamics(current, state.v, state.i, state.b, p, dt, detach_reset=detach_reset)
+    return z, LSNNState(z=z, v=v, i=i, b=b)
+
+
+LSNN_MODEL = NeuronModel(
+    name="LSNN",
+    parameters=LSNNParameters,
+    feed_forward_step=lsnn_feed_forward_step,
+    feed_forward_state=lsnn_feed_forward_state,
+    recurrent_step=lsnn_step,
+    recurrent_state=lsnn_state,
+    example_drive=1.0,
+)
