@@ -23,6 +23,8 @@ from .coba_lif import *  # noqa: F401,F403
 from .izhikevich import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .regularize import *  # noqa: F401,F403
+from .encode import *  # noqa: F401,F403
+from .decode import *  # noqa: F401,F403
 
 #: Every neuron model, by name (``"LIF"``, ...): the static descriptions the modules are built from.
 MODELS = {obj.name: obj for obj in list(globals().values()) if isinstance(obj, NeuronModel)}

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import operator
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -92,3 +95,40 @@ def _short(value: Any) -> str:
     if arr.size <= 6:
         return repr(arr.tolist())
     return f"an array of shape {arr.shape} with min {arr.min()!r}"
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int, or a ``TypeError``/``ValueError`` naming ``name``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a Python int (a static length), got {type(value).__name__} {value!r}"
+        ) from None
+    if number < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {number}")
+    return number
+
+
+def check_key(key: Any) -> None:
+    """``TypeError`` unless ``key`` is a typed key or a raw ``uint32`` key array."""
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and key.ndim == 0
+    raw = dtype == jnp.uint32 and getattr(key, "ndim", 0) == 1
+    if not (typed or raw):
+        got = f"an array of dtype {dtype} and shape {tuple(key.shape)}" if dtype is not None else (
+            f"{type(key).__name__} {key!r}"
+        )
+        raise TypeError(f"key must be one jax.random key, e.g. jax.random.key(0), got {got}")
+
+
+def check_range(name: str, value: Any, low: float, high: float) -> None:
+    """``ValueError`` if a concrete array has entries outside ``[low, high]``."""
+    if is_concrete(value) and value.size:
+        smallest, largest = float(np.min(np.asarray(value))), float(np.max(np.asarray(value)))
+        if smallest < low or largest > high:
+            raise ValueError(
+                f"{name} must lie in [{low}, {high}], got values in [{smallest}, {largest}]"
+            )

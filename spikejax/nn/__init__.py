@@ -16,6 +16,7 @@ from ._neuron import (
     neuron_modules,
 )
 from .lif import *  # noqa: F401,F403
+from .encode import *  # noqa: F401,F403
 from .coba_lif import *  # noqa: F401,F403
 from .izhikevich import *  # noqa: F401,F403
 from .leaky import *  # noqa: F401,F403

@@ -1,0 +1,199 @@
+"""Training speed: spikejax's modules and ``train`` utilities against hand-written JAX + optax.
+
+The network is the one of snnTorch's tutorials: 784-1000-10, leaky neurons (beta 0.95, subtract
+reset, atan surrogate), 25 time steps, constant input (the first linear layer applied once, as
+the input does not change over time), Adam (lr 5e-4), batch 128, one MNIST epoch. The loss is the
+cross-entropy of the output membrane summed over steps; the prediction is the output spike
+count. Both versions start from the same weights, see the same batches in the same order, and run
+in this one process, so the ratio of their epoch times is what the machine's noise affects least.
+
+    python -m benchmarks.train_speed                 # full epoch, writes benchmarks/results/
+    python -m benchmarks.train_speed --limit 2560    # a quick look
+
+Compile time (the first step) is reported separately from the epoch time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from spikejax import data as sdata
+from spikejax import train
+from spikejax.functional import LeakyParameters
+from spikejax.nn import Leaky, Lift
+
+T, HIDDEN, BETA, LR = 25, 1000, 0.95, 5e-4
+
+
+class DenseSNN(nnx.Module):
+    """784-1000-10 with spikejax modules: ``Leaky`` layers scanned by ``spikejax.functional.run``."""
+
+    def __init__(self, rngs: nnx.Rngs):
+        p = LeakyParameters(beta=BETA)
+        self.fc1 = nnx.Linear(784, HIDDEN, rngs=rngs)
+        self.lif1 = Leaky(p)
+        self.fc2 = Lift(nnx.Linear(HIDDEN, 10, rngs=rngs))
+        self.lif2 = Leaky(p, record_states=True)
+
+    def __call__(self, images):
+        current = self.fc1(images.reshape(images.shape[0], -1))
+        spikes, _ = self.lif1(jnp.broadcast_to(current, (T,) + current.shape))
+        out_spikes, states = self.lif2(self.fc2(spikes))
+        return out_spikes, states.mem
+
+
+def loss_and_accuracy(out_spikes, membranes, labels):
+    per_step = optax.softmax_cross_entropy_with_integer_labels(membranes, labels[None, :])
+    loss = jnp.sum(jnp.mean(per_step, axis=1))
+    accuracy = jnp.mean(jnp.argmax(jnp.sum(out_spikes, 0), -1) == labels)
+    return loss, accuracy
+
+
+# ---- the same network written directly in JAX + optax ---------------------------------------
+
+
+@jax.custom_jvp
+def spike(x):
+    return (x > 0).astype(x.dtype)
+
+
+@spike.defjvp
+def _spike_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    alpha = 2.0
+    return spike(x), dx * (alpha / 2 / (1 + (jnp.pi / 2 * alpha * x) ** 2))
+
+
+def hand_forward(params, images):
+    current = images.reshape(images.shape[0], -1) @ params["w1"] + params["b1"]
+
+    def step(carry, _):
+        mem1, mem2 = carry
+        # snnTorch's Leaky: the reset uses the previous membrane, detached.
+        reset1 = jax.lax.stop_gradient((mem1 > 1.0).astype(mem1.dtype))
+        mem1 = BETA * mem1 + current - reset1
+        s1 = spike(mem1 - 1.0)
+        reset2 = jax.lax.stop_gradient((mem2 > 1.0).astype(mem2.dtype))
+        mem2 = BETA * mem2 + s1 @ params["w2"] + params["b2"] - reset2
+        s2 = spike(mem2 - 1.0)
+        return (mem1, mem2), (s2, mem2)
+
+    zeros = (jnp.zeros((images.shape[0], HIDDEN)), jnp.zeros((images.shape[0], 10)))
+    _, (out_spikes, membranes) = jax.lax.scan(step, zeros, None, length=T)
+    return out_spikes, membranes
+
+
+def run_spikejax(model, batches, epochs_batches):
+    optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+
+    def loss_fn(model, batch):
+        loss, accuracy = loss_and_accuracy(*model(batch["x"]), batch["y"])
+        return loss, {"accuracy": accuracy}
+
+    step = train.make_train_step(loss_fn)
+    began = time.perf_counter()
+    jax.block_until_ready(step(model, optimizer, batches[0]))
+    compile_seconds = time.perf_counter() - began
+    history = train.fit(model, optimizer, step, lambda epoch: epochs_batches, epochs=1,
+                        progress=False, log=None)
+    return history[0]["seconds"], compile_seconds, model
+
+
+def run_hand_written(params, batches, epochs_batches):
+    tx = optax.adam(LR)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(params):
+            return loss_and_accuracy(*hand_forward(params, x), y)
+
+        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss, accuracy
+
+    began = time.perf_counter()
+    jax.block_until_ready(step(params, opt_state, batches[0]["x"], batches[0]["y"]))
+    compile_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    for batch in epochs_batches:
+        params, opt_state, loss, accuracy = step(params, opt_state, batch["x"], batch["y"])
+    jax.block_until_ready(params)
+    return time.perf_counter() - began, compile_seconds, params
+
+
+def test_accuracy(predict, images, labels):
+    correct = 0
+    for start in range(0, len(images), 1000):
+        out_spikes = predict(images[start:start + 1000])
+        correct += int(jnp.sum(jnp.argmax(jnp.sum(out_spikes, 0), -1) == labels[start:start + 1000]))
+    return correct / len(images)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--output", default="benchmarks/results/train_speed_cpu.json")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+
+    images, labels = sdata.load("mnist", "train", data_dir=args.data_dir)
+    test_images, test_labels = sdata.load("mnist", "test", data_dir=args.data_dir)
+    images, labels = images[: args.limit], labels[: args.limit]
+    batches = [
+        {"x": jnp.asarray(sdata.normalize(x)), "y": jnp.asarray(y)}
+        for x, y in sdata.batches(images, labels, 128, shuffle_seed=0, drop_last=True)
+    ]
+    test_x = jnp.asarray(sdata.normalize(test_images))
+
+    model = DenseSNN(nnx.Rngs(0))
+    # The hand-written version starts from the very same weights.
+    params = {
+        "w1": model.fc1.kernel[...], "b1": model.fc1.bias[...],
+        "w2": model.fc2.module.kernel[...], "b2": model.fc2.module.bias[...],
+    }
+    hand_seconds, hand_compile, params = run_hand_written(params, batches, batches)
+    ours_seconds, ours_compile, model = run_spikejax(model, batches, batches)
+    hand_acc = test_accuracy(jax.jit(lambda x: hand_forward(params, x)[0]), test_x, test_labels)
+    predict = nnx.jit(lambda m, x: m(x)[0])
+    ours_acc = test_accuracy(lambda x: predict(model, x), test_x, test_labels)
+
+    rows = [
+        ("hand-written JAX + optax", hand_seconds, hand_compile, hand_acc),
+        ("spikejax modules + train", ours_seconds, ours_compile, ours_acc),
+    ]
+    print(f"{'version':28s} {'epoch s':>9s} {'compile s':>10s} {'test acc':>9s}")
+    for name, seconds, compile_s, acc in rows:
+        print(f"{name:28s} {seconds:9.2f} {compile_s:10.2f} {acc * 100:8.2f}%")
+    ratio = ours_seconds / hand_seconds
+    print(f"spikejax / hand-written epoch time: {ratio:.3f} (goal <= 1.1); "
+          f"accuracy difference {abs(ours_acc - hand_acc) * 100:.2f} points (goal <= 0.5)")
+    result = {
+        "benchmark": "train_speed",
+        "network": "784-1000-10 Leaky(beta=0.95), T=25, Adam 5e-4, batch 128, one epoch",
+        "train_images": len(images),
+        "hand_written": {"epoch_seconds": hand_seconds, "compile_seconds": hand_compile, "test_accuracy": hand_acc},
+        "spikejax": {"epoch_seconds": ours_seconds, "compile_seconds": ours_compile, "test_accuracy": ours_acc},
+        "ratio": ratio,
+        "environment": train.environment(),
+        "matmul_precision": str(jax.config.jax_default_matmul_precision),
+        "command": "python -m benchmarks.train_speed" + (f" --limit {args.limit}" if args.limit else ""),
+    }
+    path = pathlib.Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
