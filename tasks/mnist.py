@@ -92,15 +92,16 @@ class ConvSNN(nnx.Module):
     def __call__(self, images: jax.Array, key: Optional[jax.Array] = None):
         x = images[..., None]  # (B, 28, 28, 1)
         if self.encoder == "constant":
-            current = self.conv1(x)  # the same input current at every step: compute it once
-            currents = jnp.broadcast_to(current, (self.time_steps,) + current.shape)
+            # The same input current at every step: compute it once, and give it to every step
+            # (run's length=) rather than broadcasting it over time, whose gradient is slow on CPU.
+            currents, length = self.conv1(x), self.time_steps
         else:
             if key is None:
                 raise ValueError("the poisson encoder needs a PRNG key, got key=None")
             spikes = poisson_encode(key, jnp.clip(images * 0.3081 + 0.1307, 0, 1)[..., None],
                                     self.time_steps, f_max=self.f_max)
             # One batched convolution over all T * B frames instead of T small ones.
-            currents = spikejax.nn.Lift(self.conv1)(spikes)
+            currents, length = spikejax.nn.Lift(self.conv1)(spikes), None
 
         def step(current, state):
             s1, s2, s3 = (None, None, None) if state is None else state
@@ -110,7 +111,7 @@ class ConvSNN(nnx.Module):
             v, s3 = self.readout(self.fc(self.dropout(flat)), s3)
             return (v, jnp.sum(z1) + jnp.sum(z2)), (s1, s2, s3)
 
-        _, (voltages, spike_counts) = run(step, None, currents, unroll=True)
+        _, (voltages, spike_counts) = run(step, None, currents, length=length, unroll=True)
         return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
 
 

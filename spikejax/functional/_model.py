@@ -3,25 +3,42 @@
 A model file (``lif.py``, ``lsnn.py``, ...) defines its parameters as a ``flax.struct`` dataclass
 deriving from :class:`NeuronParameters`, its states as ``NamedTuple``s, its step functions, and
 one :class:`NeuronModel` that tells the generic modules in :mod:`spikejax.nn` how to use them.
+Every step starts with :func:`feed_forward_state` or :func:`recurrent_input` (or its first part,
+:func:`recurrent_state_and_spikes`): they check the arguments and supply the rest state for
+``state=None``, so that all models validate alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 
-from ._validate import check_non_negative, check_positive, check_state, is_concrete
+from ._validate import (
+    check_array,
+    check_non_negative,
+    check_positive,
+    check_rank,
+    check_shape,
+    check_state,
+    is_concrete,
+)
 from .threshold import resolve_surrogate
 
 __all__ = [
     "NeuronParameters",
     "NeuronModel",
     "check_dt",
+    "check_input_weights",
     "check_step_input",
+    "feed_forward_state",
     "recurrent_current",
+    "recurrent_input",
+    "recurrent_rest",
+    "recurrent_state_and_spikes",
     "rest_like",
 ]
 
@@ -70,6 +87,12 @@ def rest_like(value: Any, shape: Sequence[int], dtype) -> jax.Array:
     return jnp.broadcast_to(jnp.asarray(value, dtype=dtype), tuple(shape))
 
 
+def recurrent_rest(state_type: type, rest: Callable, shape: Sequence[int], p: Any, dtype) -> Any:
+    """The rest state of a recurrent layer, a ``state_type`` (``LIFState``, say): no spikes
+    (``z = 0``) and the fields of the feed-forward rest state ``rest(shape, p, dtype)``."""
+    return state_type(z=jnp.zeros(shape, dtype), **rest(shape, p, dtype)._asdict())
+
+
 class NeuronModel(NamedTuple):
     """A static description of a neuron model, used by the generic modules in :mod:`spikejax.nn`.
 
@@ -96,6 +119,21 @@ class NeuronModel(NamedTuple):
     example_drive: float = 1.0
 
 
+def check_input_weights(input_tensor: jax.Array, input_weights: jax.Array) -> int:
+    """Check that ``input_weights`` is ``(hidden, input)`` for ``input_tensor``; return ``hidden``.
+
+    The weights follow Norse (and ``torch.nn.Linear``): ``input_tensor @ input_weights.T``.
+    """
+    check_rank("input_weights", input_weights, 2, "(hidden, input)")
+    hidden, n_in = input_weights.shape
+    if input_tensor.shape[-1:] != (n_in,):
+        raise ValueError(
+            f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis {n_in} "
+            f"(the input size of input_weights {tuple(input_weights.shape)})"
+        )
+    return hidden
+
+
 def recurrent_current(
     input_tensor: jax.Array,
     z: jax.Array,
@@ -107,16 +145,9 @@ def recurrent_current(
     Weights follow Norse (and ``torch.nn.Linear``): ``input_weights`` is ``(hidden, input)`` and
     ``recurrent_weights`` is ``(hidden, hidden)``.
     """
-    from ._validate import check_rank, check_shape
-
-    check_rank("input_weights", input_weights, 2, "(hidden, input)")
-    hidden, n_in = input_weights.shape
-    check_shape("recurrent_weights", recurrent_weights, (hidden, hidden), "(hidden, hidden) from input_weights")
-    if input_tensor.shape[-1:] != (n_in,):
-        raise ValueError(
-            f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis {n_in} "
-            f"(the input size of input_weights {tuple(input_weights.shape)})"
-        )
+    hidden = check_input_weights(input_tensor, input_weights)
+    layout = "(hidden, hidden) from input_weights"
+    check_shape("recurrent_weights", recurrent_weights, (hidden, hidden), layout)
     expected = tuple(input_tensor.shape[:-1]) + (hidden,)
     if tuple(z.shape) != expected:
         raise ValueError(
@@ -124,3 +155,85 @@ def recurrent_current(
             f"input_tensor and the hidden size of input_weights {tuple(input_weights.shape)})"
         )
     return input_tensor @ input_weights.T + z @ recurrent_weights.T
+
+
+def feed_forward_state(
+    input_tensor: jax.Array,
+    state: Any,
+    p: Any,
+    dt: Any,
+    rest: Callable,
+    *,
+    name: str = "input_tensor",
+) -> Any:
+    """Check the arguments of a feed-forward step and return its state.
+
+    The preamble of every ``*_feed_forward_step``: ``input_tensor`` (called ``name`` in errors)
+    must be an array and ``dt`` positive; a ``state`` of ``None`` becomes the rest state
+    ``rest(input_tensor.shape, p, input_tensor.dtype)``; every leaf of the state must have the
+    shape of ``input_tensor`` (or be a scalar, which broadcasts).
+    """
+    check_array(name, input_tensor)
+    check_dt(dt)
+    if state is None:
+        state = rest(input_tensor.shape, p, input_tensor.dtype)
+    check_step_input(name, input_tensor, state)
+    return state
+
+
+def recurrent_state_and_spikes(
+    input_tensor: jax.Array,
+    state: Any,
+    input_weights: jax.Array,
+    recurrent_weights: jax.Array,
+    p: Any,
+    dt: Any,
+    rest: Callable,
+    *,
+    name: str = "input_tensor",
+    spikes: str = "z",
+    scalar_state: bool = False,
+) -> tuple[Any, jax.Array]:
+    """Check the arguments of a recurrent step; return its state and the previous spikes.
+
+    The part of :func:`recurrent_input` before the current, for models that weight the spikes
+    in their own way (CobaLIF splits them into excitation and inhibition). ``input_tensor``
+    (called ``name`` in errors) and the weights must be arrays, ``input_weights`` of rank 2, and
+    ``dt`` positive. A ``state`` of ``None`` becomes ``rest(shape, p, input_tensor.dtype)`` for
+    the layer output ``shape = input_tensor.shape[:-1] + (hidden,)``.
+
+    Args:
+        spikes: where the state keeps the last spikes, a dotted attribute path (``"lif.z"``).
+        scalar_state: the model accepts scalar states (presets such as Izhikevich's), so rank-0
+            spikes are broadcast to the layer output; otherwise they must have its shape.
+    """
+    check_array(name, input_tensor)
+    check_dt(dt)
+    check_rank("input_weights", input_weights, 2, "(hidden, input)")
+    check_array("recurrent_weights", recurrent_weights)
+    shape = input_tensor.shape[:-1] + input_weights.shape[:1]
+    if state is None:
+        state = rest(shape, p, input_tensor.dtype)
+    z = operator.attrgetter(spikes)(state)
+    if scalar_state and jnp.ndim(z) == 0:
+        z = rest_like(z, shape, input_tensor.dtype)
+    return state, z
+
+
+def recurrent_input(
+    input_tensor, state, input_weights, recurrent_weights, p, dt, rest, **options
+) -> tuple[jax.Array, Any]:
+    """Check the arguments of a recurrent step; return its input current and state.
+
+    The preamble of every recurrent ``*_step``: the checks and rest state of
+    :func:`recurrent_state_and_spikes`, which takes the same arguments and keyword ``options``
+    (``name``, ``spikes``, ``scalar_state``); then the current :func:`recurrent_current` of
+    ``input_tensor`` and the previous spikes, whose shape every leaf of the state must have (or
+    be a scalar).
+    """
+    state, z = recurrent_state_and_spikes(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, rest, **options
+    )
+    current = recurrent_current(input_tensor, z, input_weights, recurrent_weights)
+    check_step_input("the recurrent current", current, state)
+    return current, state

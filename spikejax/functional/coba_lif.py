@@ -68,12 +68,13 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
     check_step_input,
+    feed_forward_state,
     recurrent_current,
+    recurrent_rest,
+    recurrent_state_and_spikes,
     rest_like,
 )
-from ._validate import check_array, check_rank
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -164,8 +165,7 @@ def coba_lif_feed_forward_state(
 
 def coba_lif_state(shape, p: CobaLIFParameters = CobaLIFParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_rest``."""
-    zeros = jnp.zeros(shape, dtype)
-    return CobaLIFState(z=zeros, v=rest_like(p.v_rest, shape, dtype), g_e=zeros, g_i=zeros)
+    return recurrent_rest(CobaLIFState, coba_lif_feed_forward_state, shape, p, dtype)
 
 
 def coba_lif_dynamics(
@@ -209,11 +209,7 @@ def coba_lif_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = coba_lif_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, coba_lif_feed_forward_state)
     z, v, g_e, g_i = coba_lif_dynamics(
         jax.nn.relu(input_tensor), jax.nn.relu(-input_tensor), state.v, state.g_e, state.g_i, p, dt,
         detach_reset=detach_reset,
@@ -251,15 +247,11 @@ def coba_lif_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_rank("input_weights", input_weights, 2, "(hidden, input)")
-    check_array("recurrent_weights", recurrent_weights)
-    check_dt(dt)
-    shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
-    if state is None:
-        state = coba_lif_state(shape, p, input_tensor.dtype)
     # A scalar state (such as default_bio_state) broadcasts, as check_step_input allows.
-    z = rest_like(state.z, shape, input_tensor.dtype) if jnp.ndim(state.z) == 0 else state.z
+    state, z = recurrent_state_and_spikes(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, coba_lif_state,
+        scalar_state=True,
+    )
     relu = jax.nn.relu
     excitation = recurrent_current(input_tensor, z, relu(input_weights), relu(recurrent_weights))
     inhibition = recurrent_current(input_tensor, z, relu(-input_weights), relu(-recurrent_weights))

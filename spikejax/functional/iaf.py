@@ -42,12 +42,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -100,7 +99,7 @@ def iaf_feed_forward_state(shape, p: IAFParameters = IAFParameters(), dtype=jnp.
 
 def iaf_state(shape, p: IAFParameters = IAFParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_reset``."""
-    return IAFState(z=jnp.zeros(shape, dtype), v=rest_like(p.v_reset, shape, dtype))
+    return recurrent_rest(IAFState, iaf_feed_forward_state, shape, p, dtype)
 
 
 def iaf_dynamics(input_current, v, p: IAFParameters, *, detach_reset: bool):
@@ -132,11 +131,7 @@ def iaf_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = iaf_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, iaf_feed_forward_state)
     z, v = iaf_dynamics(input_tensor, state.v, p, detach_reset=detach_reset)
     return z, IAFFeedForwardState(v=v)
 
@@ -168,14 +163,9 @@ def iaf_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        check_array("input_weights", input_weights)
-        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
-        state = iaf_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, iaf_state
+    )
     z, v = iaf_dynamics(current, state.v, p, detach_reset=detach_reset)
     return z, IAFState(z=z, v=v)
 

@@ -54,6 +54,7 @@ def run(
     state: State,
     xs: Any,
     *,
+    length: int | None = None,
     unroll: int | bool = 1,
     remat: bool | int = False,
     record_states: bool = False,
@@ -63,8 +64,16 @@ def run(
     Args:
         step: a pure step function; ``state`` may be ``None`` on the first call if the step
             function creates its rest state (every spikejax ``*_feed_forward_step`` does).
-        state: the initial state, or ``None`` for the step function's rest state.
-        xs: the inputs, a pytree of arrays with a leading time axis ``(T, ...)``.
+        state: the initial state, or ``None`` for the step function's rest state. With
+            ``None`` the first step runs outside the scan and its output is concatenated with
+            the rest, which costs about one extra pass over the outputs: pass the rest state
+            explicitly (e.g. ``lif_feed_forward_state(xs.shape[1:])``) where speed matters.
+            The modules in :mod:`spikejax.nn` always do.
+        xs: the inputs, a pytree of arrays with a leading time axis ``(T, ...)``; or, with
+            ``length``, one input (no time axis) given to every step.
+        length: run ``length`` steps on the constant input ``xs``. Prefer this to
+            broadcasting a constant input over time: XLA's CPU backend computes the gradient of
+            a scan over a broadcast input about four times slower than over a closed-over one.
         unroll: how many steps ``lax.scan`` unrolls per loop iteration (``True``: all of them).
             On GPU and for convolutional bodies on CPU, unrolling is much faster.
         remat: ``False`` stores every step for the backward pass. ``True`` recomputes each step
@@ -77,7 +86,13 @@ def run(
         ``(final_state, ys)``, or ``(states, ys)`` with ``record_states=True``; ``ys`` has a
         leading time axis of length ``T``.
     """
-    length = sequence_length(xs)
+    if length is None:
+        length = sequence_length(xs)
+        sequence = xs
+    else:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be a positive int (the number of steps), got {length!r}")
+        sequence = None
     if isinstance(remat, bool) or remat is None:
         every = 1 if remat else 0
     elif isinstance(remat, int) and remat >= 1:
@@ -86,43 +101,44 @@ def run(
         raise ValueError(f"remat must be a bool or a positive int (steps per checkpoint), got {remat!r}")
     if not (isinstance(unroll, bool) or (isinstance(unroll, int) and unroll >= 1)):
         raise ValueError(f"unroll must be a bool or a positive int, got {unroll!r}")
+    options = dict(unroll=unroll, remat=remat, record_states=record_states)
 
     if state is None:
         # The step function builds its rest state from the first input. Take that first step
         # outside the scan so that the scan carry has a fixed structure, then prepend its output.
-        first = jax.tree_util.tree_map(lambda a: a[0], xs)
+        first = xs if sequence is None else jax.tree_util.tree_map(lambda a: a[0], xs)
         y0, state = step(first, None)
         if length == 1:
             out0 = (y0, state) if record_states else y0
             out = jax.tree_util.tree_map(lambda a: a[None], out0)
             return (out[1], out[0]) if record_states else (state, out)
-        final, out = run(
-            step,
-            state,
-            jax.tree_util.tree_map(lambda a: a[1:], xs),
-            unroll=unroll,
-            remat=remat,
-            record_states=record_states,
-        )
+        if sequence is None:
+            final, out = run(step, state, xs, length=length - 1, **options)
+        else:
+            final, out = run(step, state, jax.tree_util.tree_map(lambda a: a[1:], xs), **options)
+        prepend = lambda a0, a: jnp.concatenate([a0[None], a])
         if record_states:
-            states, ys = final, out
-            prepend = lambda a0, a: jnp.concatenate([a0[None], a])
             return (
-                jax.tree_util.tree_map(prepend, state, states),
-                jax.tree_util.tree_map(prepend, y0, ys),
+                jax.tree_util.tree_map(prepend, state, final),
+                jax.tree_util.tree_map(prepend, y0, out),
             )
-        return final, jax.tree_util.tree_map(lambda a0, a: jnp.concatenate([a0[None], a]), y0, out)
+        return final, jax.tree_util.tree_map(prepend, y0, out)
 
-    def body(carry, x):
-        y, new = step(x, carry)
-        return new, ((y, new) if record_states else y)
+    if sequence is None:
+        def body(carry, _):
+            y, new = step(xs, carry)
+            return new, ((y, new) if record_states else y)
+    else:
+        def body(carry, x):
+            y, new = step(x, carry)
+            return new, ((y, new) if record_states else y)
 
     if every == 1:
         body = jax.checkpoint(body)
     if every <= 1 or every >= length:
-        final, out = lax.scan(body, state, xs, unroll=unroll)
+        final, out = lax.scan(body, state, sequence, length=length, unroll=unroll)
     else:
-        final, out = _chunked_remat_scan(body, state, xs, length, every, unroll)
+        final, out = _chunked_remat_scan(body, state, sequence, length, every, unroll)
 
     if record_states:
         ys, states = out
@@ -131,20 +147,23 @@ def run(
 
 
 def _chunked_remat_scan(body, state, xs, length: int, every: int, unroll):
-    """Scan over chunks of ``every`` steps; only chunk boundaries are stored for the backward pass."""
+    """Scan over chunks of ``every`` steps; only chunk boundaries are stored for the backward pass.
+
+    ``xs`` is the time-major input, or ``None`` when ``body`` closes over a constant input.
+    """
     chunks, tail = divmod(length, every)
-    head = jax.tree_util.tree_map(
+    head = None if xs is None else jax.tree_util.tree_map(
         lambda a: a[: chunks * every].reshape((chunks, every) + a.shape[1:]), xs
     )
 
     @jax.checkpoint
     def chunk(carry, xs_chunk):
-        return lax.scan(body, carry, xs_chunk, unroll=unroll)
+        return lax.scan(body, carry, xs_chunk, length=every, unroll=unroll)
 
-    state, out = lax.scan(chunk, state, head)
+    state, out = lax.scan(chunk, state, head, length=chunks)
     out = jax.tree_util.tree_map(lambda a: a.reshape((chunks * every,) + a.shape[2:]), out)
     if tail:
-        rest = jax.tree_util.tree_map(lambda a: a[chunks * every :], xs)
-        state, out_tail = lax.scan(body, state, rest, unroll=unroll)
+        rest = None if xs is None else jax.tree_util.tree_map(lambda a: a[chunks * every :], xs)
+        state, out_tail = lax.scan(body, state, rest, length=tail, unroll=unroll)
         out = jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a, b]), out, out_tail)
     return state, out

@@ -73,12 +73,12 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array, check_rank, is_concrete
+from ._validate import is_concrete
 from .threshold import SurrogateLike, threshold
 
 _PRESET_NAMES = (
@@ -244,8 +244,7 @@ def izhikevich_state(
     shape, p: IzhikevichParameters = IzhikevichParameters(), dtype=jnp.float32
 ) -> IzhikevichRecurrentState:
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, the fixed point."""
-    v, u = izhikevich_feed_forward_state(shape, p, dtype)
-    return IzhikevichRecurrentState(z=jnp.zeros(shape, dtype), v=v, u=u)
+    return recurrent_rest(IzhikevichRecurrentState, izhikevich_feed_forward_state, shape, p, dtype)
 
 
 def izhikevich_dynamics(input_current, v, u, p: IzhikevichParameters, dt, *, detach_reset: bool):
@@ -283,11 +282,9 @@ def izhikevich_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_current", input_current)
-    check_dt(dt)
-    if state is None:
-        state = izhikevich_feed_forward_state(input_current.shape, p, input_current.dtype)
-    check_step_input("input_current", input_current, state)
+    state = feed_forward_state(
+        input_current, state, p, dt, izhikevich_feed_forward_state, name="input_current"
+    )
     z, v, u = izhikevich_dynamics(input_current, state.v, state.u, p, dt, detach_reset=detach_reset)
     return z, IzhikevichState(v=v, u=u)
 
@@ -319,16 +316,11 @@ def izhikevich_recurrent_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_current", input_current)
-    check_rank("input_weights", input_weights, 2, "(hidden, input)")
-    check_dt(dt)
-    shape = input_current.shape[:-1] + (input_weights.shape[0],)
-    if state is None:
-        state = izhikevich_state(shape, p, input_current.dtype)
     # A scalar state (a preset's) broadcasts, as check_step_input allows.
-    z = rest_like(state.z, shape, input_current.dtype) if jnp.ndim(state.z) == 0 else state.z
-    current = recurrent_current(input_current, z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_current, state, input_weights, recurrent_weights, p, dt, izhikevich_state,
+        name="input_current", scalar_state=True,
+    )
     z, v, u = izhikevich_dynamics(current, state.v, state.u, p, dt, detach_reset=detach_reset)
     return z, IzhikevichRecurrentState(z=z, v=v, u=u)
 

@@ -79,11 +79,10 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
 )
-from ._validate import check_array, check_rank
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -165,7 +164,7 @@ def leaky_feed_forward_state(shape, p: LeakyParameters = LeakyParameters(), dtyp
 
 def leaky_state(shape, p: LeakyParameters = LeakyParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``mem = 0``."""
-    return LeakyRecurrentState(z=jnp.zeros(shape, dtype), mem=jnp.zeros(shape, dtype))
+    return recurrent_rest(LeakyRecurrentState, leaky_feed_forward_state, shape, p, dtype)
 
 
 def clip_decay(decay: jax.typing.ArrayLike) -> jax.Array:
@@ -243,11 +242,7 @@ def leaky_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = leaky_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, leaky_feed_forward_state)
     z, mem = leaky_dynamics(input_tensor, state.mem, p, detach_reset=detach_reset)
     return z, LeakyState(mem=mem)
 
@@ -279,14 +274,9 @@ def leaky_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        check_rank("input_weights", input_weights, 2, "(hidden, input)")
-        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
-        state = leaky_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, leaky_state
+    )
     z, mem = leaky_dynamics(
         current, state.mem, p, detach_reset=detach_reset, zero_clears_input=True
     )

@@ -38,8 +38,14 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ._model import NeuronModel, NeuronParameters, check_dt, check_step_input, rest_like
-from ._validate import check_array, check_rank
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    check_input_weights,
+    feed_forward_state,
+    rest_like,
+)
+from ._validate import check_array
 
 __all__ = [
     "LIParameters",
@@ -109,11 +115,7 @@ def li_feed_forward_step(
     Returns:
         ``(v, state)``: the new membrane voltage and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = li_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, li_feed_forward_state)
     v, i = li_dynamics(input_tensor, state.v, state.i, p, dt)
     return v, LIState(v=v, i=i)
 
@@ -139,18 +141,11 @@ def li_step(
         ``(v, state)``: the new membrane voltage ``(B, hidden)`` and the new state.
     """
     check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    check_rank("input_weights", input_weights, 2, "(hidden, input)")
-    hidden, n_in = input_weights.shape
-    if input_tensor.shape[-1:] != (n_in,):
-        raise ValueError(
-            f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis {n_in} "
-            f"(the input size of input_weights {tuple(input_weights.shape)})"
-        )
+    check_input_weights(input_tensor, input_weights)
     current = input_tensor @ input_weights.T
-    if state is None:
-        state = li_feed_forward_state(current.shape, p, current.dtype)
-    check_step_input("the weighted input", current, state)
+    state = feed_forward_state(
+        current, state, p, dt, li_feed_forward_state, name="the weighted input"
+    )
     v, i = li_dynamics(current, state.v, state.i, p, dt)
     return v, LIState(v=v, i=i)
 

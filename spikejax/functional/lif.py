@@ -43,12 +43,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -111,9 +110,7 @@ def lif_feed_forward_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.
 
 def lif_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
-    return LIFState(
-        z=jnp.zeros(shape, dtype), v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype)
-    )
+    return recurrent_rest(LIFState, lif_feed_forward_state, shape, p, dtype)
 
 
 def lif_dynamics(input_current, v, i, p: LIFParameters, dt, *, detach_reset: bool):
@@ -152,11 +149,7 @@ def lif_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lif_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lif_feed_forward_state)
     z, v, i = lif_dynamics(input_tensor, state.v, state.i, p, dt, detach_reset=detach_reset)
     return z, LIFFeedForwardState(v=v, i=i)
 
@@ -188,13 +181,9 @@ def lif_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
-        state = lif_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lif_state
+    )
     z, v, i = lif_dynamics(current, state.v, state.i, p, dt, detach_reset=detach_reset)
     return z, LIFState(z=z, v=v, i=i)
 

@@ -64,12 +64,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .lif_ex import lif_ex_dynamics
 from .threshold import SurrogateLike
 
@@ -149,8 +148,7 @@ def lif_adex_feed_forward_state(
 def lif_adex_state(shape, p: LIFAdExParameters = LIFAdExParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``,
     ``i = 0``, ``a = 0``."""
-    zeros = jnp.zeros(shape, dtype)
-    return LIFAdExState(z=zeros, v=rest_like(p.v_leak, shape, dtype), i=zeros, a=zeros)
+    return recurrent_rest(LIFAdExState, lif_adex_feed_forward_state, shape, p, dtype)
 
 
 def lif_adex_dynamics(input_current, v, i, a, p: LIFAdExParameters, dt, *, detach_reset: bool):
@@ -191,11 +189,7 @@ def lif_adex_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lif_adex_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lif_adex_feed_forward_state)
     z, v, i, a = lif_adex_dynamics(
         input_tensor, state.v, state.i, state.a, p, dt, detach_reset=detach_reset
     )
@@ -231,13 +225,9 @@ def lif_adex_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
-        state = lif_adex_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lif_adex_state
+    )
     z, v, i, a = lif_adex_dynamics(
         current, state.v, state.i, state.a, p, dt, detach_reset=detach_reset
     )

@@ -45,12 +45,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -141,7 +140,7 @@ def lif_box_feed_forward_state(shape, p: LIFBoxParameters = LIFBoxParameters(), 
 
 def lif_box_state(shape, p: LIFBoxParameters = LIFBoxParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
-    return LIFBoxState(z=jnp.zeros(shape, dtype), v=rest_like(p.v_leak, shape, dtype))
+    return recurrent_rest(LIFBoxState, lif_box_feed_forward_state, shape, p, dtype)
 
 
 def lif_box_dynamics(input_current, v, p: LIFBoxParameters, dt, *, detach_reset: bool):
@@ -178,11 +177,7 @@ def lif_box_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lif_box_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lif_box_feed_forward_state)
     z, v = lif_box_dynamics(input_tensor, state.v, p, dt, detach_reset=detach_reset)
     return z, LIFBoxFeedForwardState(v=v)
 
@@ -216,14 +211,9 @@ def lif_box_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        check_array("input_weights", input_weights)
-        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
-        state = lif_box_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lif_box_state
+    )
     z, v = lif_box_dynamics(current, state.v, p, dt, detach_reset=detach_reset)
     return z, LIFBoxState(z=z, v=v)
 

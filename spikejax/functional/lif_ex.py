@@ -64,12 +64,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -139,9 +138,7 @@ def lif_ex_feed_forward_state(shape, p: LIFExParameters = LIFExParameters(), dty
 
 def lif_ex_state(shape, p: LIFExParameters = LIFExParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
-    return LIFExState(
-        z=jnp.zeros(shape, dtype), v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype)
-    )
+    return recurrent_rest(LIFExState, lif_ex_feed_forward_state, shape, p, dtype)
 
 
 def _max_exponent(dtype) -> float:
@@ -203,11 +200,7 @@ def lif_ex_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lif_ex_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lif_ex_feed_forward_state)
     z, v, i = lif_ex_dynamics(input_tensor, state.v, state.i, p, dt, detach_reset=detach_reset)
     return z, LIFExFeedForwardState(v=v, i=i)
 
@@ -240,13 +233,9 @@ def lif_ex_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
-        state = lif_ex_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lif_ex_state
+    )
     z, v, i = lif_ex_dynamics(current, state.v, state.i, p, dt, detach_reset=detach_reset)
     return z, LIFExState(z=z, v=v, i=i)
 

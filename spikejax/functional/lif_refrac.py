@@ -43,8 +43,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ._model import NeuronModel, NeuronParameters, check_dt, check_step_input, recurrent_current
-from ._validate import check_array
+from ._model import NeuronModel, NeuronParameters, feed_forward_state, recurrent_input
 from .lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -159,11 +158,7 @@ def lif_refrac_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lif_refrac_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lif_refrac_feed_forward_state)
     z, v, i, rho = _refrac_dynamics(input_tensor, state.lif, state.rho, p, dt, detach_reset)
     return z, LIFRefracFeedForwardState(lif=LIFFeedForwardState(v=v, i=i), rho=rho)
 
@@ -196,14 +191,10 @@ def lif_refrac_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        check_array("input_weights", input_weights)
-        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
-        state = lif_refrac_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.lif.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lif_refrac_state,
+        spikes="lif.z",
+    )
     z, v, i, rho = _refrac_dynamics(current, state.lif, state.rho, p, dt, detach_reset)
     return z, LIFRefracState(lif=LIFState(z=z, v=v, i=i), rho=rho)
 

@@ -61,12 +61,11 @@ from flax import struct
 from ._model import (
     NeuronModel,
     NeuronParameters,
-    check_dt,
-    check_step_input,
-    recurrent_current,
+    feed_forward_state,
+    recurrent_input,
+    recurrent_rest,
     rest_like,
 )
-from ._validate import check_array
 from .threshold import SurrogateLike, threshold
 
 __all__ = [
@@ -142,12 +141,7 @@ def lsnn_feed_forward_state(shape, p: LSNNParameters = LSNNParameters(), dtype=j
 def lsnn_state(shape, p: LSNNParameters = LSNNParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes,
     ``v = v_leak``, ``i = 0``, ``b = v_th``."""
-    return LSNNState(
-        z=jnp.zeros(shape, dtype),
-        v=rest_like(p.v_leak, shape, dtype),
-        i=jnp.zeros(shape, dtype),
-        b=rest_like(p.v_th, shape, dtype),
-    )
+    return recurrent_rest(LSNNState, lsnn_feed_forward_state, shape, p, dtype)
 
 
 def lsnn_dynamics(input_current, v, i, b, p: LSNNParameters, dt, *, detach_reset: bool):
@@ -190,11 +184,7 @@ def lsnn_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = lsnn_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, lsnn_feed_forward_state)
     z, v, i, b = lsnn_dynamics(
         input_tensor, state.v, state.i, state.b, p, dt, detach_reset=detach_reset
     )
@@ -230,13 +220,9 @@ def lsnn_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        shape = input_tensor.shape[:-1] + (input_weights.shape[0],)
-        state = lsnn_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, lsnn_state
+    )
     z, v, i, b = lsnn_dynamics(current, state.v, state.i, state.b, p, dt, detach_reset=detach_reset)
     return z, LSNNState(z=z, v=v, i=i, b=b)
 

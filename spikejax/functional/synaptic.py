@@ -63,8 +63,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ._model import NeuronModel, check_dt, check_step_input, recurrent_current
-from ._validate import check_array, check_rank
+from ._model import NeuronModel, feed_forward_state, recurrent_input, recurrent_rest
 from .leaky import ResetParameters, clip_decay, leaky_dynamics
 from .threshold import SurrogateLike
 
@@ -129,8 +128,7 @@ def synaptic_feed_forward_state(
 
 def synaptic_state(shape, p: SynapticParameters = SynapticParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, zero currents."""
-    zeros = jnp.zeros(shape, dtype)
-    return SynapticRecurrentState(z=zeros, syn=zeros, mem=zeros)
+    return recurrent_rest(SynapticRecurrentState, synaptic_feed_forward_state, shape, p, dtype)
 
 
 def synaptic_dynamics(input_current, syn, mem, p: SynapticParameters, *, detach_reset: bool):
@@ -167,11 +165,7 @@ def synaptic_feed_forward_step(
     Returns:
         ``(z, state)``: the spikes and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        state = synaptic_feed_forward_state(input_tensor.shape, p, input_tensor.dtype)
-    check_step_input("input_tensor", input_tensor, state)
+    state = feed_forward_state(input_tensor, state, p, dt, synaptic_feed_forward_state)
     z, syn, mem = synaptic_dynamics(
         input_tensor, state.syn, state.mem, p, detach_reset=detach_reset
     )
@@ -205,14 +199,9 @@ def synaptic_step(
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
     """
-    check_array("input_tensor", input_tensor)
-    check_dt(dt)
-    if state is None:
-        check_rank("input_weights", input_weights, 2, "(hidden, input)")
-        shape = input_tensor.shape[:-1] + input_weights.shape[:1]
-        state = synaptic_state(shape, p, input_tensor.dtype)
-    current = recurrent_current(input_tensor, state.z, input_weights, recurrent_weights)
-    check_step_input("the recurrent current", current, state)
+    current, state = recurrent_input(
+        input_tensor, state, input_weights, recurrent_weights, p, dt, synaptic_state
+    )
     z, syn, mem = synaptic_dynamics(current, state.syn, state.mem, p, detach_reset=detach_reset)
     return z, SynapticRecurrentState(z=z, syn=syn, mem=mem)
 

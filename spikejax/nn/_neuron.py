@@ -157,17 +157,33 @@ class NeuronLayer(_NeuronBase):
         self.remat = remat
         self.record_states = record_states
 
-    def __call__(self, input_tensor: jax.Array, state: Any = None):
-        check_min_rank("input_tensor", input_tensor, 2, "(T, B, ...) or (T, N)")
+    def __call__(self, input_tensor: jax.Array, state: Any = None, *, steps: Optional[int] = None):
+        """Run over the sequence ``input_tensor`` ``(T, B, ...)``, or, with ``steps``, run
+        ``steps`` steps on the constant input ``input_tensor`` ``(B, ...)`` (faster than
+        broadcasting it over time). Returns ``(outputs, state)``."""
+        if steps is None:
+            check_min_rank("input_tensor", input_tensor, 2, "(T, B, ...) or (T, N)")
+            step_shape = input_tensor.shape[1:]
+        else:
+            check_min_rank("input_tensor", input_tensor, 1, "(B, ...) for a constant input")
+            step_shape = input_tensor.shape
         p, dt, options = self.parameters, self.dt, self._step_options()
+        if state is None:
+            # The rest state up front keeps the whole sequence in one scan (run() would otherwise
+            # take the first step outside the scan and concatenate, doubling the cost).
+            state = self.model.feed_forward_state(step_shape, p, input_tensor.dtype)
 
         def step(x, s):
             return self.model.feed_forward_step(x, s, p, dt, **options)
 
+        return self._scan(step, state, input_tensor, steps)
+
+    def _scan(self, step, state, input_tensor, steps):
         states, outputs = run(
             step,
             state,
             input_tensor,
+            length=steps,
             unroll=self.unroll,
             remat=self.remat,
             record_states=self.record_states,
@@ -275,23 +291,24 @@ class NeuronRecurrentLayer(_RecurrentBase):
         self.remat = remat
         self.record_states = record_states
 
-    def __call__(self, input_tensor: jax.Array, state: Any = None):
-        self._check_input(input_tensor, (2, 3), "(T, B, input_size) or (T, input_size)")
+    def __call__(self, input_tensor: jax.Array, state: Any = None, *, steps: Optional[int] = None):
+        """Run over ``input_tensor`` ``(T, B, input_size)``, or ``steps`` steps of the constant
+        input ``(B, input_size)``. Returns ``(outputs, state)``."""
+        if steps is None:
+            self._check_input(input_tensor, (2, 3), "(T, B, input_size) or (T, input_size)")
+            batch_shape = input_tensor.shape[1:-1]
+        else:
+            self._check_input(input_tensor, (1, 2), "(B, input_size) for a constant input")
+            batch_shape = input_tensor.shape[:-1]
         w_in, w_rec = self.weights()
         p, dt, options = self.parameters, self.dt, self._step_options()
+        if state is None:
+            state = self.model.recurrent_state(batch_shape + (self.hidden_size,), p, input_tensor.dtype)
 
         def step(x, s):
             return self.model.recurrent_step(x, s, w_in, w_rec, p, dt, **options)
 
-        states, outputs = run(
-            step,
-            state,
-            input_tensor,
-            unroll=self.unroll,
-            remat=self.remat,
-            record_states=self.record_states,
-        )
-        return outputs, states
+        return NeuronLayer._scan(self, step, state, input_tensor, steps)
 
 
 _DOC = """{kind} {name} neuron ({what}).
@@ -324,6 +341,10 @@ _RECURRENT_EXTRA = """    autapses: allow self-connections; when ``False`` (defa
 """
 _SEQUENCE_EXTRA = """    unroll, remat, record_states: passed to :func:`spikejax.functional.run`;
         ``record_states=True`` returns every step's state instead of the last.
+
+Call it as ``module(inputs, state=None)`` with time-major ``inputs``, or as
+``module(x, state=None, steps=T)`` to run ``T`` steps on a constant input ``x`` without a
+time axis (faster than broadcasting ``x`` over time, notably for gradients on CPU).
 """
 
 

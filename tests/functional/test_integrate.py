@@ -96,3 +96,20 @@ def test_bad_time_axis_and_options():
         run(leaky_step, None, jnp.ones((3, 2)), remat=-2)
     with pytest.raises(ValueError, match=r"unroll must be a bool or a positive int, got 0"):
         run(leaky_step, None, jnp.ones((3, 2)), unroll=0)
+
+
+def test_constant_input_with_length_equals_the_broadcast_sequence():
+    x = jax.random.normal(jax.random.key(4), (3, 5)) * 2 + 1
+    xs = jnp.broadcast_to(x, (12, 3, 5))
+    for remat in (False, 5):
+        for state in (None, "rest"):
+            s0 = None if state is None else lif_feed_forward_step(x, None)[1]._replace(v=jnp.zeros((3, 5)), i=jnp.zeros((3, 5)))
+            ref_state, ref = run(lif_feed_forward_step, s0, xs, remat=remat, record_states=True)
+            got_state, got = run(lif_feed_forward_step, s0, x, length=12, remat=remat, record_states=True)
+            np.testing.assert_array_equal(got, ref)
+            np.testing.assert_allclose(got_state.v, ref_state.v, rtol=1e-6)
+    grad_ref = jax.grad(lambda x: jnp.sum(run(lif_feed_forward_step, None, jnp.broadcast_to(x, (12, 3, 5)))[1]))(x)
+    grad = jax.grad(lambda x: jnp.sum(run(lif_feed_forward_step, None, x, length=12)[1]))(x)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match=r"length must be a positive int \(the number of steps\), got 0"):
+        run(lif_feed_forward_step, None, x, length=0)

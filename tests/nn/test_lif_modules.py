@@ -158,3 +158,16 @@ def test_learnable_rejects_static_and_nested_fields_and_detach_reset_needs_a_res
     with pytest.raises(TypeError, match=r"detach_reset must be None for LI: the LI model has no reset"):
         LI(detach_reset=True)
     assert "detach_reset" not in LI.__doc__ and "detach_reset" in LIF.__doc__
+
+
+def test_sequence_modules_take_a_constant_input_with_steps():
+    x = jax.random.uniform(jax.random.key(0), (2, 3)) * 4
+    zs, state = LIF()(x, steps=9)
+    ref, ref_state = LIF()(jnp.broadcast_to(x, (9, 2, 3)))
+    np.testing.assert_array_equal(zs, ref)
+    np.testing.assert_allclose(state.v, ref_state.v)
+    layer = LIFRecurrent(3, 4, rngs=nnx.Rngs(0))
+    zs, _ = layer(x, steps=9)
+    np.testing.assert_array_equal(zs, layer(jnp.broadcast_to(x, (9, 2, 3)))[0])
+    with pytest.raises(ValueError, match=r"input_tensor must have rank 1 or 2 with layout \(B, input_size\) for a constant input"):
+        layer(jnp.ones((9, 2, 3)), steps=9)
