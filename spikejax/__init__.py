@@ -12,9 +12,9 @@ Example:
     (9, 1, 3)
 """
 
-from . import data, functional, nn, plot, train
+from . import data, functional, learn, nn, plot, train
 from .nn import Lift, SequentialState
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "functional", "nn", "plot", "train", "Lift", "SequentialState", "__version__"]
+__all__ = ["data", "functional", "learn", "nn", "plot", "train", "Lift", "SequentialState", "__version__"]

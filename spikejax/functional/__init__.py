@@ -25,6 +25,8 @@ from .loss import *  # noqa: F401,F403
 from .regularize import *  # noqa: F401,F403
 from .encode import *  # noqa: F401,F403
 from .decode import *  # noqa: F401,F403
+from .alif import *  # noqa: F401,F403
+from . import plasticity  # noqa: F401
 
 #: Every neuron model, by name (``"LIF"``, ...): the static descriptions the modules are built from.
 MODELS = {obj.name: obj for obj in list(globals().values()) if isinstance(obj, NeuronModel)}

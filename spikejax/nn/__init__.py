@@ -16,6 +16,8 @@ from ._neuron import (
     neuron_modules,
 )
 from .lif import *  # noqa: F401,F403
+from .alif import *  # noqa: F401,F403
+from .connections import *  # noqa: F401,F403
 from .encode import *  # noqa: F401,F403
 from .coba_lif import *  # noqa: F401,F403
 from .izhikevich import *  # noqa: F401,F403

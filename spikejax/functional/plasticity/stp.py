@@ -1,0 +1,112 @@
+r"""Tsodyks-Markram short-term synaptic plasticity, with Norse 1.1's equations and names.
+
+Each synapse has a utilisation :math:`u` (release probability) and a fraction :math:`x` of
+available resources. Over a step of ``dt`` seconds with presynaptic spikes :math:`z` (Euler,
+in Norse's order: :math:`u` jumps first, and the release uses the new :math:`u`):
+
+.. math::
+    \begin{align*}
+        u' &= u - \Delta t\, \tau_f^{-1} u + U (1 - u) z \\
+        x' &= x + \Delta t\, \tau_d^{-1} (1 - x) - u' x z
+    \end{align*}
+
+and the step's synaptic efficacy (the output) is :math:`u' x z`, with the previous :math:`x`.
+:math:`\tau_f` sets facilitation and :math:`\tau_d` depression; :math:`\tau_s` is the synaptic
+current's time constant, unused by the step (Norse keeps it here for the current
+:math:`i \leftarrow i - \Delta t \tau_s^{-1} i + u' x z` its users integrate). Units: inverse
+time constants in 1/s, ``dt`` in s.
+
+Defaults (Norse's ``TsodyksMakramParameters``, a depressing synapse): ``tau_f_inv=1/50e-3``,
+``tau_s_inv=1/20e-3``, ``tau_d_inv=1/750e-3``, ``U=0.45``. Rest state: ``u=0``, ``x=1``.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.functional.plasticity import stp_step
+    >>> out, state = stp_step(jnp.ones(2), None)
+    >>> out, state.x
+    (Array([0.45, 0.45], dtype=float32), Array([0.55, 0.55], dtype=float32))
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from .._model import NeuronParameters, check_dt, check_step_input, rest_like
+from .._validate import check_array, check_range, is_concrete
+from ._common import float_dtype
+
+__all__ = [
+    "TsodyksMakramParameters",
+    "TsodyksMakramState",
+    "tsodyks_makram_state",
+    "stp_step",
+]
+
+
+@struct.dataclass
+class TsodyksMakramParameters(NeuronParameters):
+    """Parameters of the Tsodyks-Markram model (Norse's names, units and defaults).
+
+    Attributes:
+        tau_f_inv: inverse facilitation time constant, 1/s.
+        tau_s_inv: inverse synaptic current time constant, 1/s (for the caller's current).
+        tau_d_inv: inverse depression (recovery) time constant, 1/s.
+        U: jump of the utilisation per spike, in [0, 1].
+    """
+
+    tau_f_inv: jax.typing.ArrayLike = 1.0 / 50.0e-3
+    tau_s_inv: jax.typing.ArrayLike = 1.0 / 20.0e-3
+    tau_d_inv: jax.typing.ArrayLike = 1.0 / 750.0e-3
+    U: jax.typing.ArrayLike = 0.45
+
+    _positive = ("tau_f_inv", "tau_s_inv", "tau_d_inv")
+
+    def __post_init__(self):
+        NeuronParameters.__post_init__(self)
+        if is_concrete(self.U):
+            check_range("TsodyksMakramParameters.U", jnp.asarray(self.U), 0.0, 1.0)
+
+
+class TsodyksMakramState(NamedTuple):
+    """State of the Tsodyks-Markram model: utilisation ``u`` and available resources ``x``."""
+
+    u: jax.Array
+    x: jax.Array
+
+
+def tsodyks_makram_state(shape, p: TsodyksMakramParameters = TsodyksMakramParameters(),
+                         dtype=jnp.float32) -> TsodyksMakramState:
+    """The rest state: no utilisation (``u = 0``), all resources available (``x = 1``)."""
+    return TsodyksMakramState(u=jnp.zeros(shape, dtype), x=rest_like(1.0, shape, dtype))
+
+
+def stp_step(
+    z: jax.Array,
+    s: Optional[TsodyksMakramState] = None,
+    p: TsodyksMakramParameters = TsodyksMakramParameters(),
+    dt: float = 1e-3,
+) -> tuple[jax.Array, TsodyksMakramState]:
+    """One Euler step of Tsodyks-Markram STP (Norse's ``stp_step``).
+
+    Args:
+        z: presynaptic spikes, any shape.
+        s: the previous state (leaves the shape of ``z`` or scalars), or ``None`` for rest.
+        p: the parameters.
+        dt: the step in seconds.
+
+    Returns:
+        ``(u' x z, state)``: the efficacy of this step's spikes and the new state.
+    """
+    check_array("z", z)
+    check_dt(dt)
+    if s is None:
+        s = tsodyks_makram_state(z.shape, p, float_dtype(z))
+    check_step_input("z", z, s, "s")
+    z = z.astype(float_dtype(z))
+    u = s.u + dt * (-p.tau_f_inv * s.u) + p.U * (1 - s.u) * z
+    x = s.x + dt * (p.tau_d_inv * (1 - s.x)) - u * s.x * z
+    return u * s.x * z, TsodyksMakramState(u=u, x=x)
