@@ -86,7 +86,12 @@ def make_train_step(loss_fn: LossFn, *, jit: bool = True) -> Callable:
         optimizer.update(model, grads)
         return _metrics(loss, aux, batch)
 
-    return nnx.jit(train_step) if jit else train_step
+    if not jit:
+        return train_step
+    step = nnx.jit(train_step)
+    # fit() may bind it to its model and optimizer with nnx.cached_partial (see there).
+    step.spikejax_cacheable = True
+    return step
 
 
 def make_eval_step(loss_fn: LossFn, *, jit: bool = True) -> Callable:
@@ -306,8 +311,9 @@ def fit(
         sums: dict[str, float] = {}
         seen = 0
         pending = []
+        step = _bind(train_step, model, optimizer)
         for index, batch in enumerate(bar):
-            pending.append(train_step(model, optimizer, batch))
+            pending.append(step(batch))
             # Reading metrics back after every step would make the host wait for the device at
             # each step; fetching every 10 steps keeps the device queue full.
             if len(pending) == 10:
@@ -336,6 +342,20 @@ def fit(
         if on_epoch_end is not None:
             on_epoch_end(result)
     return history
+
+
+def _bind(train_step, model, optimizer):
+    """``batch -> metrics`` for one epoch.
+
+    A step from :func:`make_train_step` is bound with ``nnx.cached_partial``, which traverses
+    the model's graph once instead of at every call: that traversal costs several
+    milliseconds per step for a small model (about 20% of a 35 ms CPU step measured here).
+    The cache is only valid while the graph's structure is fixed, which holds within an epoch
+    (evaluation, which switches modes, runs after it).
+    """
+    if getattr(train_step, "spikejax_cacheable", False):
+        return nnx.cached_partial(train_step, model, optimizer)
+    return lambda batch: train_step(model, optimizer, batch)
 
 
 def _accumulate(sums: dict, pending: list, seen: int) -> int:

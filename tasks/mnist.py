@@ -232,32 +232,46 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
           f"{args.dataset}: {len(train_images)} train, {len(test_images)} test images")
     began = time.perf_counter()
-    history = train.fit(
+    history = []
+
+    def summarise(final, complete):
+        return {
+            "task": "mnist",
+            "dataset": args.dataset,
+            "complete": complete,
+            "test_accuracy": final["accuracy"],
+            "test_loss": final["loss"],
+            "best_test_accuracy": max([h["eval"]["accuracy"] for h in history] or [final["accuracy"]]),
+            "initial_test_loss": None if initial is None else initial["loss"],
+            "epochs_run": len(history),
+            "epoch_seconds": [h["seconds"] for h in history],
+            "history": history,
+            "wall_seconds": time.perf_counter() - began,
+            "environment": train.environment(),
+            "spikejax": spikejax.__version__,
+            "config": config,
+            "command": "python -m tasks.mnist " + " ".join(argv if argv is not None else sys.argv[1:]),
+        }
+
+    def record_epoch(result):
+        # Write the summary after every epoch too, so that a long run that is cut off still
+        # leaves its figures behind (marked "complete": false).
+        history.append(result)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(summarise(result["eval"], complete=False), indent=2))
+        if on_epoch_end is not None:
+            on_epoch_end(result)
+
+    train.fit(
         model, optimizer, train_step, train_batches, epochs=args.epochs,
         eval_step=eval_step, eval_batches=eval_batches, checkpointer=checkpointer,
         resume=args.resume, metadata={"config": config}, progress=progress,
-        on_epoch_end=on_epoch_end,
+        on_epoch_end=record_epoch,
     )
     if checkpointer is not None:
         checkpointer.close()
     final = train.evaluate(model, eval_step, eval_batches())
-    summary = {
-        "task": "mnist",
-        "dataset": args.dataset,
-        "test_accuracy": final["accuracy"],
-        "test_loss": final["loss"],
-        "best_test_accuracy": max([h["eval"]["accuracy"] for h in history] or [final["accuracy"]]),
-        "initial_test_loss": None if initial is None else initial["loss"],
-        "epochs_run": len(history),
-        "epoch_seconds": [h["seconds"] for h in history],
-        "history": history,
-        "wall_seconds": time.perf_counter() - began,
-        "environment": train.environment(),
-        "spikejax": spikejax.__version__,
-        "config": config,
-        "command": "python -m tasks.mnist " + " ".join(argv if argv is not None else sys.argv[1:]),
-    }
-    output.parent.mkdir(parents=True, exist_ok=True)
+    summary = summarise(final, complete=True)
     output.write_text(json.dumps(summary, indent=2))
     print(f"test accuracy {final['accuracy'] * 100:.2f}% ({args.dataset}); summary in {output}")
     return summary

@@ -116,11 +116,7 @@ def firing_rate_upper_bound_loss(
     reduction: str = "mean",
 ) -> jax.Array:
     """``max(0, rate - bound) ** power``: penalises only rates above ``bound``."""
-    _check_reduction(reduction)
-    check_non_negative("bound", bound)
-    check_positive("power", power)
-    rates = _rates(spikes, dt, batch_mean, population_mean)
-    return _reduce(jax.nn.relu(rates - bound) ** power, reduction)
+    return _one_sided_rate_loss(spikes, bound, +1.0, dt, power, batch_mean, population_mean, reduction)
 
 
 def firing_rate_lower_bound_loss(
@@ -134,11 +130,16 @@ def firing_rate_lower_bound_loss(
     reduction: str = "mean",
 ) -> jax.Array:
     """``max(0, bound - rate) ** power``: penalises only rates below ``bound``."""
+    return _one_sided_rate_loss(spikes, bound, -1.0, dt, power, batch_mean, population_mean, reduction)
+
+
+def _one_sided_rate_loss(spikes, bound, side, dt, power, batch_mean, population_mean, reduction):
+    """``max(0, side * (rate - bound)) ** power`` reduced: the two bound losses in one place."""
     _check_reduction(reduction)
     check_non_negative("bound", bound)
     check_positive("power", power)
     rates = _rates(spikes, dt, batch_mean, population_mean)
-    return _reduce(jax.nn.relu(bound - rates) ** power, reduction)
+    return _reduce(jax.nn.relu(side * (rates - bound)) ** power, reduction)
 
 
 def _activity(x: Any, per_step: bool) -> jax.Array:

@@ -26,7 +26,7 @@ def test_smoke_run_lowers_the_loss_and_writes_the_summary(tmp_path):
     written = json.loads(output.read_text())
     assert written["test_accuracy"] == summary["test_accuracy"]
     assert written["test_loss"] < written["initial_test_loss"], written
-    assert written["epochs_run"] == 1 and len(written["epoch_seconds"]) == 1
+    assert written["epochs_run"] == 1 and len(written["epoch_seconds"]) == 1 and written["complete"]
     for key in ("device", "jax", "flax", "optax"):
         assert key in written["environment"]
     assert written["config"]["smoke"] is True and written["config"]["train_limit"] == 512
