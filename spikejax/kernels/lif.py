@@ -1,0 +1,357 @@
+r"""Whole-sequence LIF-family neurons: one fused GPU kernel, or the scan, with the same numbers.
+
+:func:`lif_sequence` runs a feed-forward LIF neuron over input currents ``(T, B, N)`` and returns
+the spikes ``(T, B, N)`` and the final state. The equations are those of
+:func:`spikejax.functional.lif_feed_forward_step` (Norse 1.1: the input current jumps, then
+:math:`v` and :math:`i` are integrated, then the neuron spikes and resets):
+
+.. math::
+    \begin{align*}
+        i_j &= i_t + x_t, \qquad
+        u = v_t + \Delta t\, \tau_{\text{mem}}^{-1} ((v_{\text{leak}} - v_t) + i_j), \qquad
+        i_{t+1} = i_j - \Delta t\, \tau_{\text{syn}}^{-1} i_j \\
+        z_t &= \Theta(u - v_{\text{th}}), \qquad
+        v_{t+1} = (1 - z_t)\, u + z_t\, v_{\text{reset}}
+    \end{align*}
+
+The input projection is hoisted out of the time loop: compute the currents of all steps with
+one matmul, then call this. Units and defaults are Norse's (``dt=1e-3`` s, ``tau_syn_inv=200``,
+``tau_mem_inv=100``, ``v_th=1``, ``method="super"``, ``alpha=100``).
+
+``implementation`` picks how:
+
+* ``"scan"``: :func:`spikejax.functional.run` over the model's feed-forward step.
+* ``"pallas"``: one Pallas kernel (a grid over blocks of ``block`` neurons, each running the
+  whole time loop with the state in registers) and a second kernel for the backward pass, tied
+  by ``jax.custom_vjp`` (see :mod:`spikejax.kernels._fused` for what is saved). On a machine
+  without a GPU it runs in Pallas' interpreter (slow, exact; for tests).
+* ``"auto"`` (default): ``"pallas"`` on a GPU for floating inputs of 16 or 32 bits, the scan
+  everywhere else.
+
+Both give the same spikes and, up to float rounding, the same states and gradients, for the
+currents, the initial state, and array-valued parameters (learnable ones, say). Python-number
+parameters are constants, as in the scan. The kernel has reverse-mode gradients only
+(``jax.grad``, ``jax.vjp``); forward mode (``jax.jvp``) needs ``implementation="scan"``.
+
+:func:`lif_box_sequence`, :func:`iaf_sequence` and :func:`li_sequence` do the same for LIFBox,
+IAF and the leaky integrator; :func:`neuron_sequence` for any of them given its model.
+
+Example:
+    >>> import jax.numpy as jnp
+    >>> from spikejax.kernels import lif_sequence
+    >>> spikes, state = lif_sequence(jnp.ones((9, 1, 3)))
+    >>> spikes[:, 0, 0]
+    Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
+    >>> state.v
+    Array([[0., 0., 0.]], dtype=float32)
+    >>> kernel_spikes, _ = lif_sequence(jnp.ones((9, 1, 3)), implementation="pallas")
+    >>> bool((kernel_spikes == spikes).all())      # interpreted here: no GPU
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..functional._model import NeuronModel, check_dt
+from ..functional._validate import check_int, check_min_rank, check_state
+from ..functional.iaf import IAF_MODEL, IAFParameters
+from ..functional.integrate import run
+from ..functional.leaky_integrator import LI_MODEL, LIParameters
+from ..functional.lif import LIF_MODEL, LIFParameters
+from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
+from ._fused import fused_sequence
+
+__all__ = [
+    "FUSED_MODELS",
+    "IMPLEMENTATIONS",
+    "neuron_sequence",
+    "lif_sequence",
+    "lif_box_sequence",
+    "iaf_sequence",
+    "li_sequence",
+    "select_implementation",
+]
+
+IMPLEMENTATIONS = ("auto", "pallas", "scan")
+
+#: Models with a fused kernel (tested against their scan), by name.
+FUSED_MODELS: dict[str, NeuronModel] = {
+    m.name: m for m in (LIF_MODEL, LIF_BOX_MODEL, IAF_MODEL, LI_MODEL)
+}
+
+_KERNEL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
+
+
+def select_implementation(model: NeuronModel, currents: jax.Array, implementation: str = "auto") -> str:
+    """``"pallas"`` or ``"scan"``: what ``implementation`` means for ``model`` and ``currents``.
+
+    ``"auto"`` takes the kernel only on a GPU (``jax.default_backend() == "gpu"``), for a model
+    in :data:`FUSED_MODELS` and currents of a 16- or 32-bit float type with at least one neuron.
+    """
+    _check_implementation(implementation)
+    if implementation != "auto":
+        return implementation
+    fits = (
+        model.name in FUSED_MODELS
+        and any(currents.dtype == d for d in _KERNEL_DTYPES)
+        and int(np.prod(currents.shape[1:])) > 0
+    )
+    return "pallas" if fits and jax.default_backend() == "gpu" else "scan"
+
+
+def neuron_sequence(
+    model: NeuronModel,
+    currents: jax.Array,
+    state0: Any = None,
+    p: Any = None,
+    dt: Any = 1e-3,
+    *,
+    implementation: str = "auto",
+    interpret: Optional[bool] = None,
+    block: int = 512,
+    checkpoint_every: int = 8,
+    unroll: int | bool = 1,
+    **options,
+) -> tuple[jax.Array, Any]:
+    """Run ``model``'s feed-forward step over ``currents`` ``(T, B, ...)``; one kernel on a GPU.
+
+    Args:
+        model: a :class:`~spikejax.functional.NeuronModel`; the kernel exists for those in
+            :data:`FUSED_MODELS`, others always take the scan.
+        currents: the input of every step, time-major ``(T, B, N)`` (any trailing shape).
+        state0: the initial feed-forward state (leaves of shape ``currents.shape[1:]``, or
+            scalars), or ``None`` for the rest state.
+        p: the model's parameters (``None``: its defaults).
+        dt: the integration step in seconds.
+        implementation: ``"auto"``, ``"pallas"`` or ``"scan"`` (see the module docs).
+        interpret: run the kernel in Pallas' interpreter; ``None`` does so unless the default
+            backend is a GPU. Ignored by the scan.
+        block: neurons per kernel program, a power of two (Triton's requirement). Shapes whose
+            neuron count is not a multiple are padded, which costs one copy of the currents.
+        checkpoint_every: the kernel's backward pass keeps the state every this many steps and
+            recomputes the steps in between (register pressure grows with it).
+        unroll: passed to :func:`~spikejax.functional.run` by the scan.
+        **options: keyword options of the model's step (``detach_reset``).
+
+    Returns:
+        ``(outputs, final_state)``: outputs ``(T, B, ...)`` (spikes, or the membrane for LI) and
+        the model's feed-forward state after the last step.
+    """
+    if p is None:
+        p = model.parameters()
+    _check_arguments(model, currents, p, dt, implementation, interpret, block, checkpoint_every)
+    _check_options(model, options)
+    shape = tuple(currents.shape[1:])
+    rest = model.feed_forward_state(shape, p, currents.dtype)
+    if state0 is None:
+        state0 = rest
+    else:
+        _check_state0(model, state0, rest, shape)
+        # Scalar leaves would change the scan's carry shape after one step: broadcast them.
+        state0 = jax.tree_util.tree_map(
+            lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), shape), state0
+        )
+    chosen = select_implementation(model, currents, implementation)
+    if chosen == "scan":
+        step = lambda x, s: model.feed_forward_step(x, s, p, dt, **options)
+        final, outputs = run(step, state0, currents, unroll=unroll)
+        return outputs, final
+    if model.name not in FUSED_MODELS:
+        raise ValueError(
+            f"implementation='pallas' has no kernel for the {model.name} model; expected one of "
+            f"{sorted(FUSED_MODELS)}, or implementation='scan' or 'auto'"
+        )
+    if not any(currents.dtype == d for d in _KERNEL_DTYPES):
+        raise TypeError(
+            f"currents must be float32, bfloat16 or float16 for implementation='pallas', got "
+            f"{currents.dtype}"
+        )
+    if int(np.prod(shape)) == 0:
+        raise ValueError(
+            f"currents has shape {tuple(currents.shape)}: no neurons for implementation='pallas'"
+        )
+    on_gpu = jax.default_backend() == "gpu"
+    if interpret is None:
+        interpret = not on_gpu
+    elif not interpret and not on_gpu:
+        raise ValueError(
+            f"interpret=False compiles the kernel for a GPU, but the default backend is "
+            f"{jax.default_backend()!r}; expected interpret=None or True here"
+        )
+
+    def check_param(name, value):
+        try:
+            np.broadcast_shapes(value.shape, shape)
+        except ValueError:
+            raise ValueError(
+                f"{name} has shape {tuple(value.shape)}, which does not broadcast to the "
+                f"neurons {shape} (currents.shape[1:]) of implementation='pallas'"
+            ) from None
+        if np.broadcast_shapes(value.shape, shape) != shape:
+            raise ValueError(
+                f"{name} has shape {tuple(value.shape)}, which would broadcast the neurons "
+                f"{shape} (currents.shape[1:]) to {np.broadcast_shapes(value.shape, shape)}"
+            )
+
+    return fused_sequence(
+        model.feed_forward_step, currents, state0, p, dt, options,
+        block=block, checkpoint_every=checkpoint_every, interpret=interpret,
+        check_param=check_param,
+    )
+
+
+def lif_sequence(
+    currents: jax.Array,
+    state0: Any = None,
+    p: LIFParameters = LIFParameters(),
+    dt: Any = 1e-3,
+    *,
+    detach_reset: bool = False,
+    implementation: str = "auto",
+    interpret: Optional[bool] = None,
+    block: int = 512,
+    checkpoint_every: int = 8,
+    unroll: int | bool = 1,
+):
+    """A feed-forward LIF neuron over the currents ``(T, B, N)``: ``(spikes, LIFFeedForwardState)``.
+
+    ``detach_reset`` stops the gradient through the spike in the reset (Norse's feed-forward
+    step does not: ``False``). The other arguments are those of :func:`neuron_sequence`.
+    """
+    _check_bool("detach_reset", detach_reset)
+    return neuron_sequence(
+        LIF_MODEL, currents, state0, p, dt, detach_reset=detach_reset,
+        implementation=implementation, interpret=interpret, block=block,
+        checkpoint_every=checkpoint_every, unroll=unroll,
+    )
+
+
+def lif_box_sequence(
+    currents: jax.Array,
+    state0: Any = None,
+    p: LIFBoxParameters = LIFBoxParameters(),
+    dt: Any = 1e-3,
+    *,
+    detach_reset: bool = False,
+    implementation: str = "auto",
+    interpret: Optional[bool] = None,
+    block: int = 512,
+    checkpoint_every: int = 8,
+    unroll: int | bool = 1,
+):
+    """A feed-forward boxed LIF neuron (:mod:`spikejax.functional.lif_box`) over ``(T, B, N)``.
+
+    Returns ``(spikes, LIFBoxFeedForwardState)``; arguments as :func:`lif_sequence`.
+    """
+    _check_bool("detach_reset", detach_reset)
+    return neuron_sequence(
+        LIF_BOX_MODEL, currents, state0, p, dt, detach_reset=detach_reset,
+        implementation=implementation, interpret=interpret, block=block,
+        checkpoint_every=checkpoint_every, unroll=unroll,
+    )
+
+
+def iaf_sequence(
+    currents: jax.Array,
+    state0: Any = None,
+    p: IAFParameters = IAFParameters(),
+    dt: Any = 1e-3,
+    *,
+    detach_reset: bool = False,
+    implementation: str = "auto",
+    interpret: Optional[bool] = None,
+    block: int = 512,
+    checkpoint_every: int = 8,
+    unroll: int | bool = 1,
+):
+    """A feed-forward integrate-and-fire neuron (:mod:`spikejax.functional.iaf`) over ``(T, B, N)``.
+
+    Returns ``(spikes, IAFFeedForwardState)``; arguments as :func:`lif_sequence`.
+    """
+    _check_bool("detach_reset", detach_reset)
+    return neuron_sequence(
+        IAF_MODEL, currents, state0, p, dt, detach_reset=detach_reset,
+        implementation=implementation, interpret=interpret, block=block,
+        checkpoint_every=checkpoint_every, unroll=unroll,
+    )
+
+
+def li_sequence(
+    currents: jax.Array,
+    state0: Any = None,
+    p: LIParameters = LIParameters(),
+    dt: Any = 1e-3,
+    *,
+    implementation: str = "auto",
+    interpret: Optional[bool] = None,
+    block: int = 512,
+    checkpoint_every: int = 8,
+    unroll: int | bool = 1,
+):
+    """A leaky integrator (:mod:`spikejax.functional.leaky_integrator`) over ``(T, B, N)``.
+
+    Returns ``(membrane (T, B, N), LIState)``; arguments as :func:`lif_sequence`.
+    """
+    return neuron_sequence(
+        LI_MODEL, currents, state0, p, dt, implementation=implementation, interpret=interpret,
+        block=block, checkpoint_every=checkpoint_every, unroll=unroll,
+    )
+
+
+def _check_implementation(implementation) -> None:
+    if not isinstance(implementation, str) or implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+
+
+def _check_bool(name: str, value) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__} {value!r}")
+
+
+def _check_arguments(model, currents, p, dt, implementation, interpret, block, checkpoint_every):
+    check_min_rank("currents", currents, 2, "(T, B, N)")
+    if not jnp.issubdtype(currents.dtype, jnp.floating):
+        raise TypeError(f"currents must have a floating dtype, got {currents.dtype}")
+    if currents.shape[0] == 0:
+        raise ValueError(
+            f"currents has an empty time axis: shape {tuple(currents.shape)}; expected T >= 1"
+        )
+    if not isinstance(p, model.parameters):
+        raise TypeError(
+            f"p must be a {model.parameters.__name__} for the {model.name} model, "
+            f"got {type(p).__name__}"
+        )
+    check_dt(dt)
+    _check_implementation(implementation)
+    if interpret is not None:
+        _check_bool("interpret", interpret)
+    block = check_int("block", block)
+    if block & (block - 1):
+        raise ValueError(f"block must be a power of two (neurons per kernel program), got {block}")
+    check_int("checkpoint_every", checkpoint_every)
+
+
+def _check_options(model, options) -> None:
+    accepted = inspect.signature(model.feed_forward_step).parameters
+    for name in options:
+        if name not in accepted or accepted[name].kind != inspect.Parameter.KEYWORD_ONLY:
+            known = [k for k, v in accepted.items() if v.kind == inspect.Parameter.KEYWORD_ONLY]
+            raise TypeError(
+                f"{name} is not an option of the {model.name} model's feed_forward_step; "
+                f"expected some of {known}"
+            )
+
+
+def _check_state0(model, state0, rest, shape) -> None:
+    if jax.tree_util.tree_structure(state0) != jax.tree_util.tree_structure(rest):
+        raise TypeError(
+            f"state0 must be a {type(rest).__name__} (the {model.name} model's feed-forward "
+            f"state) or None, got {type(state0).__name__}"
+        )
+    check_state("state0", state0, shape, "currents.shape[1:]")
