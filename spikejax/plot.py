@@ -1,4 +1,5 @@
-"""Plots of spiking activity with matplotlib: rasters, membrane traces, heatmaps, rate histograms.
+"""Plots of spiking activity with matplotlib: rasters, membrane traces, heatmaps, rate histograms,
+and the receptive fields of learned input weights.
 
 Every function takes a time-major record, ``(T, N)`` or ``(T, B, N)`` as a JAX or NumPy array
 (``batch_index`` picks the sample of a batched record), draws on ``ax`` (a new figure's axes
@@ -25,7 +26,7 @@ import numpy as np
 
 from .functional._validate import check_array, check_positive
 
-__all__ = ["raster", "membrane_traces", "heatmap", "firing_rate_histogram"]
+__all__ = ["raster", "membrane_traces", "heatmap", "firing_rate_histogram", "receptive_fields"]
 
 _LAYOUT = "(T, N) or (T, B, N)"
 
@@ -182,6 +183,67 @@ def firing_rate_histogram(
     ax.hist(rates, bins=bins, color=color, edgecolor="black")
     ax.set_xlabel("firing rate (Hz)")
     ax.set_ylabel("neurons")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def receptive_fields(
+    weights: Any,
+    shape: Sequence[int] = (28, 28),
+    *,
+    columns: Optional[int] = None,
+    ax: Any = None,
+    cmap: str = "hot_r",
+    title: Optional[str] = "Receptive fields",
+) -> Any:
+    """One tile per neuron: its input weights, a row of ``weights`` ``(N, H * W)``, as an image.
+
+    The tiles fill a grid of ``columns`` (default about ``sqrt(N)``) left to right, top to
+    bottom, separated by one pixel of NaN (drawn blank), with one colour scale for all (a
+    colorbar); ``(H, W)`` is ``shape``. The image's array is the whole mosaic.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from spikejax import plot
+        >>> ax = plot.receptive_fields(np.ones((6, 4)), shape=(2, 2), columns=3)
+        >>> ax.images[0].get_array().shape     # 2 rows of 3 tiles of 2x2, 1-pixel gaps
+        (5, 8)
+    """
+    check_array("weights", weights)
+    if weights.ndim != 2:
+        raise ValueError(
+            f"weights must have rank 2 with layout (N, H * W), got shape {tuple(weights.shape)}"
+        )
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else ()
+    if len(dims) != 2 or not all(isinstance(d, (int, np.integer)) and d > 0 for d in dims):
+        raise ValueError(f"shape must be two positive integers (H, W), got {shape!r}")
+    height, width = int(dims[0]), int(dims[1])
+    count, size = weights.shape
+    if size != height * width:
+        raise ValueError(
+            f"weights has {size} inputs per neuron (shape {tuple(weights.shape)}), expected "
+            f"H * W = {height * width} for shape {(height, width)}"
+        )
+    if count == 0:
+        raise ValueError("weights must hold at least one neuron, got shape (0, ...)")
+    if columns is None:
+        columns = int(np.ceil(np.sqrt(count)))
+    elif not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns!r}")
+    rows = int(np.ceil(count / columns))
+    tiles = np.asarray(weights).astype(np.float32).reshape(count, height, width)
+    mosaic = np.full((rows * (height + 1) - 1, columns * (width + 1) - 1), np.nan, np.float32)
+    for n in range(count):
+        top, left = (n // columns) * (height + 1), (n % columns) * (width + 1)
+        mosaic[top : top + height, left : left + width] = tiles[n]
+    ax = _axes(ax)
+    image = ax.imshow(mosaic, cmap=cmap, interpolation="nearest")
+    ax.figure.colorbar(image, ax=ax, label="weight")
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title:
         ax.set_title(title)
     return ax

@@ -109,3 +109,37 @@ def test_importing_spikejax_does_not_import_matplotlib():
     code = "import sys, spikejax; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_receptive_fields_tile_each_neuron_in_a_grid():
+    weights = np.arange(5 * 12, dtype=np.float32).reshape(5, 12)  # 5 neurons of 3x4 inputs
+    ax = plot.receptive_fields(jnp.asarray(weights), shape=(3, 4))
+    mosaic = np.asarray(ax.images[0].get_array().filled(np.nan))
+    assert mosaic.shape == (2 * 4 - 1, 3 * 5 - 1)  # 3 columns (ceil sqrt 5), 2 rows, 1-pixel gaps
+    np.testing.assert_array_equal(mosaic[0:3, 0:4], weights[0].reshape(3, 4))
+    np.testing.assert_array_equal(mosaic[4:7, 5:9], weights[4].reshape(3, 4))  # row 1, column 1
+    assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[4:7, 10:14]).all()  # gap, empty tile
+    assert ax.get_title() == "Receptive fields" and ax.get_xticks().size == 0
+    one_row = plot.receptive_fields(weights, shape=(3, 4), columns=5, title=None)
+    assert one_row.images[0].get_array().shape == (3, 24) and one_row.get_title() == ""
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plot.receptive_fields(np.ones(784)), r"weights must have rank 2 with layout \(N, H \* W\), got shape \(784,\)"),
+        (lambda: plot.receptive_fields(np.ones((2, 700))), r"weights has 700 inputs per neuron \(shape \(2, 700\)\), expected H \* W = 784 for shape \(28, 28\)"),
+        (lambda: plot.receptive_fields(np.ones((2, 4)), shape=(2, 0)), r"shape must be two positive integers \(H, W\), got \(2, 0\)"),
+        (lambda: plot.receptive_fields(np.ones((2, 4)), shape=4), r"shape must be two positive integers \(H, W\), got 4"),
+        (lambda: plot.receptive_fields(np.ones((2, 4)), shape=(2, 2), columns=0), r"columns must be a positive integer, got 0"),
+        (lambda: plot.receptive_fields(np.ones((0, 4)), shape=(2, 2)), r"weights must hold at least one neuron"),
+    ],
+)
+def test_receptive_fields_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_receptive_fields_of_a_list_is_a_type_error():
+    with pytest.raises(TypeError, match="weights must be an array, got list"):
+        plot.receptive_fields([[0.0] * 784])
