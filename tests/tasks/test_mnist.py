@@ -25,11 +25,12 @@ def test_smoke_run_lowers_the_loss_and_writes_the_summary(tmp_path):
     summary = mnist.main(["--smoke", "--no-progress", "--output", str(output)])
     written = json.loads(output.read_text())
     assert written["test_accuracy"] == summary["test_accuracy"]
-    assert written["test_loss"] < written["initial_test_loss"], written
+    # It learns, not just drifts: ln 10 = 2.303 at the start, about 2.09 after the smoke epoch.
+    assert written["test_loss"] < written["initial_test_loss"] - 0.1, written
     assert written["epochs_run"] == 1 and len(written["epoch_seconds"]) == 1 and written["complete"]
     for key in ("device", "jax", "flax", "optax"):
         assert key in written["environment"]
-    assert written["config"]["smoke"] is True and written["config"]["train_limit"] == 512
+    assert written["config"]["smoke"] is True and written["config"]["train_limit"] == 1024
 
 
 def _final_parameters(directory):
