@@ -67,7 +67,7 @@ from spikejax.functional import (
 )
 from spikejax.functional.plasticity import InfernoSTDPParameters, STDPState, inferno_stdp_step
 from spikejax.functional.plasticity.bounds import bound_multiplicative
-from spikejax.learn import MaxRateState, max_rate_predict, max_rate_update, normalize_weights
+from spikejax.learn import MaxRateState, max_rate_init, max_rate_predict, max_rate_update, normalize_weights
 from spikejax.nn import DeltaCurrent, uniform_init
 
 PIXELS, CLASSES = 28 * 28, 10
@@ -105,23 +105,26 @@ def _fmix32(h: jax.Array) -> jax.Array:
     return h ^ (h >> 16)
 
 
-def _input_spikes(images: jax.Array, seed: jax.Array, rng: str) -> jax.Array:
-    """Bernoulli spikes ``(B, 784)`` at ``pixel / 255 * 128`` Hz for one step of 1 ms.
+def bernoulli_encoder(images: jax.Array, rng: str = "hash"):
+    """``encode(seed)``: Bernoulli spikes ``(B, 784)`` at ``pixel / 255 * 128`` Hz for one 1 ms step.
 
-    ``seed`` is the step's uint32 (threefry draws it from the batch key). Each 32-bit word gives
-    two 16-bit uniforms, for a pixel of each half of the image: probabilities (at most 0.128)
-    are kept to 1/65536.
+    ``seed`` is the step's uint32 (threefry draws them from the batch key). Each 32-bit word gives
+    two 16-bit uniforms, for a pixel of each half of the image: probabilities (at most 0.128) are
+    kept to 1/65536. What does not depend on the step is computed here, once per batch.
     """
     batch, half = images.shape[0], PIXELS // 2
     threshold = jnp.round(images.astype(jnp.float32) * (MAX_RATE_HZ * 1e-3 / 255.0 * 65536.0))
-    threshold = threshold.astype(jnp.uint32)
-    if rng == "hash":
-        counter = jnp.arange(batch * half, dtype=jnp.uint32).reshape(batch, half)
-        bits = _fmix32(counter * jnp.uint32(0x9E3779B9) + _fmix32(seed))
-    else:
-        bits = jax.random.bits(jax.random.key(seed), (batch, half), jnp.uint32)
-    low, high = bits & jnp.uint32(0xFFFF), bits >> 16
-    return jnp.concatenate([low < threshold[:, :half], high < threshold[:, half:]], axis=1)
+    low_threshold, high_threshold = jnp.split(threshold.astype(jnp.uint32), 2, axis=1)
+    counter = jnp.arange(batch * half, dtype=jnp.uint32).reshape(batch, half) * jnp.uint32(0x9E3779B9)
+
+    def encode(seed):
+        if rng == "hash":
+            bits = _fmix32(counter + _fmix32(seed))
+        else:
+            bits = jax.random.bits(jax.random.key(seed), (batch, half), jnp.uint32)
+        return jnp.concatenate([(bits & jnp.uint32(0xFFFF)) < low_threshold, (bits >> 16) < high_threshold], axis=1)
+
+    return encode
 
 
 def present(weight, theta, traces: STDPState, xs, encode, *, learn: bool,
@@ -179,7 +182,7 @@ def simulate(weight, theta, traces: STDPState, images, key, *, steps: int, learn
     run = functools.partial(present, weight, theta, traces, learn=learn, learning_batch=learning_batch)
     if encoder == "interval":
         return run(homogeneous_poisson_encode(key, images / 255.0, steps, 1.0, MAX_RATE_HZ), lambda x: x)
-    return run(jax.random.bits(key, (steps,), jnp.uint32), functools.partial(_input_spikes, images, rng=rng))
+    return run(jax.random.bits(key, (steps,), jnp.uint32), bernoulli_encoder(images, rng))
 
 
 @functools.partial(jax.jit, static_argnames=("steps",))
@@ -204,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
              "is Inferno's batch mean (the quickstart: --batch-size 20 --learning-batch 20)")
     add("--steps", type=int, default=250, help="time steps (ms) each image is shown")
     add("--classify-interval", type=int, default=10, help="batches between classifier updates")
+    add("--assign-images", type=int, default=0,
+        help="also label the neurons as Diehl & Cook do, from the trained network's responses to the last "
+             "N training images, and report that test accuracy too (0: only Inferno's running classifier)")
     add("--encoder", choices=ENCODERS, default="bernoulli",
         help="input spikes: Bernoulli per step inside the scan (Inferno's HomogeneousPoissonApproxEncoder) "
              "or exponential intervals drawn up front (the quickstart's HomogeneousPoissonEncoder; slower)")
@@ -232,8 +238,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    if args.seed < 0:
-        parser.error(f"--seed must be non-negative, got {args.seed}")
+    for name in ("seed", "assign_images"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be non-negative, got {getattr(args, name)}")
     if args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir")
     return args
@@ -295,29 +302,34 @@ def train_epoch(model: DiehlCook, images, labels, epoch: int, args, *, progress:
             "train_accuracy": int(sum(right)) / seen, "spikes_per_image": float(sum(spikes)) / seen}
 
 
-def evaluate(model: DiehlCook, images, labels, args, *, progress: bool) -> dict:
-    """Test accuracy with learning and threshold adaptation off."""
-    weight, theta, state = model.weight[...], model.theta[...], MaxRateState(model.class_rates[...])
+def respond(model: DiehlCook, images, args, *, stream: int, progress: bool, desc: str = "test"):
+    """Excitatory spike counts ``(n, neurons)`` for ``images``, learning and adaptation off."""
+    weight, theta = model.weight[...], model.theta[...]
     size = min(EVAL_BATCH, len(images))
     traces = STDPState(jnp.zeros((size, PIXELS)), jnp.zeros((size, weight.shape[0])))
-    key = jax.random.fold_in(jax.random.key(args.seed), 1_000_000)
-    predictions, spikes = [], []
-    bar = _bar(progress, total=len(images), desc="test", unit="img", leave=False)
-    began = time.perf_counter()
+    key = jax.random.fold_in(jax.random.key(args.seed), stream)
+    counts = []
+    bar = _bar(progress, total=len(images), desc=desc, unit="img", leave=False)
     for index, chunk in enumerate(_batches(len(images), size)):
         n = chunk.stop - chunk.start
-        *_, counts = simulate(weight, theta, STDPState(traces.t_pre[:n], traces.t_post[:n]),
-                              jnp.asarray(images[chunk]), jax.random.fold_in(key, index), steps=args.steps,
-                              learn=False, encoder=args.encoder, rng=args.rng)
-        predictions.append(max_rate_predict(state, counts / args.steps))
-        spikes.append(jnp.sum(counts))
+        *_, batch_counts = simulate(weight, theta, STDPState(traces.t_pre[:n], traces.t_post[:n]),
+                                    jnp.asarray(images[chunk]), jax.random.fold_in(key, index),
+                                    steps=args.steps, learn=False, encoder=args.encoder, rng=args.rng)
+        counts.append(batch_counts)
         if bar is not None:
             bar.update(n)
     if bar is not None:
         bar.close()
-    accuracy = float(np.mean(np.asarray(jnp.concatenate(predictions)) == labels))
-    return {"accuracy": accuracy, "seconds": time.perf_counter() - began,
-            "spikes_per_image": float(sum(spikes)) / len(images)}
+    return jnp.concatenate(counts)
+
+
+def evaluate(model: DiehlCook, images, labels, args, *, progress: bool) -> dict:
+    """Test accuracy of the classifier learned in training; ``counts`` holds the spike counts."""
+    began = time.perf_counter()
+    counts = respond(model, images, args, stream=1_000_000, progress=progress)
+    predictions = max_rate_predict(MaxRateState(model.class_rates[...]), counts / args.steps)
+    return {"accuracy": float(np.mean(np.asarray(predictions) == labels)), "seconds": time.perf_counter() - began,
+            "spikes_per_image": float(jnp.sum(counts)) / len(images), "counts": counts}
 
 
 def save_receptive_fields(model: DiehlCook, path: pathlib.Path, title: str) -> None:
@@ -356,9 +368,10 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
           f"neurons, {len(train_x)} train, {len(test_x)} test images, batch {args.batch_size}")
     began = time.perf_counter()
 
-    def write_summary(test: dict, complete: bool) -> dict:
+    def write_summary(test: dict, complete: bool, frozen_labels: Optional[float] = None) -> dict:
         summary = {
             "task": "mnist_stdp", "complete": complete, "test_accuracy": test["accuracy"],
+            "test_accuracy_frozen_labels": frozen_labels,
             "test_seconds": test["seconds"], "test_spikes_per_image": test["spikes_per_image"],
             "epochs_run": len(history) - start, "epochs_total": len(history),
             "epoch_seconds": [h["seconds"] for h in history],
@@ -394,7 +407,15 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     if checkpointer is not None:
         checkpointer.close()
     if summary is None:  # resumed after the last epoch: only evaluate
-        summary = write_summary(evaluate(model, test_x, test_y, args, progress=progress), complete=True)
+        test = evaluate(model, test_x, test_y, args, progress=progress)
+        summary = write_summary(test, complete=True)
+    if args.assign_images:
+        # Diehl & Cook's labels: a fresh classifier from the responses of the trained network.
+        chosen = slice(len(train_x) - min(args.assign_images, len(train_x)), None)
+        counts = respond(model, train_x[chosen], args, stream=2_000_000, progress=progress, desc="labels")
+        state = max_rate_update(max_rate_init(args.neurons, CLASSES), counts / args.steps, jnp.asarray(train_y[chosen]))
+        frozen = np.asarray(max_rate_predict(state, test["counts"] / args.steps))
+        summary = write_summary(test, complete=True, frozen_labels=float(np.mean(frozen == test_y)))
     print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% ({len(test_x)} images); summary in {output}")
     return summary
 

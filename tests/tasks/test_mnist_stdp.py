@@ -24,7 +24,7 @@ def test_help_lists_the_flags():
                          text=True, check=True)
     for flag in ["--neurons", "--epochs", "--batch-size", "--seed", "--checkpoint-dir", "--resume",
                  "--smoke", "--train-limit", "--test-limit", "--output", "--no-progress", "--data-dir",
-                 "--steps", "--encoder", "--rng", "--classify-interval"]:
+                 "--steps", "--encoder", "--rng", "--classify-interval", "--learning-batch", "--assign-images"]:
         assert flag in out.stdout, flag
 
 
@@ -38,10 +38,12 @@ def _restore(directory, neurons=10, batch=16):
 
 def test_tiny_run_writes_summary_and_plot_and_learns_within_bounds(tmp_path):
     output = tmp_path / "out" / "summary.json"
-    summary = mnist_stdp.main(TINY + ["--output", str(output), "--checkpoint-dir", str(tmp_path / "ckpt")])
+    summary = mnist_stdp.main(TINY + ["--output", str(output), "--checkpoint-dir", str(tmp_path / "ckpt"),
+                                      "--assign-images", "32"])
     written = json.loads(output.read_text())
-    assert written["test_accuracy"] == summary["test_accuracy"]
-    assert 0.0 <= written["test_accuracy"] <= 1.0
+    assert written["test_accuracy"] == summary["test_accuracy"] and written["complete"] is True
+    assert 0.0 <= written["test_accuracy"] <= 1.0 and 0.0 <= written["test_accuracy_frozen_labels"] <= 1.0
+    assert written["history"][0]["test_accuracy"] == written["test_accuracy"]
     assert written["epochs_run"] == 1 and len(written["epoch_seconds"]) == 1
     assert written["images_per_second"][0] > 0 and written["history"][0]["spikes_per_image"] > 0
     for key in ("device", "jax", "flax", "optax"):
@@ -81,7 +83,7 @@ def test_resumed_run_ends_with_the_same_state(tmp_path):
 def test_input_spikes_have_the_quickstart_rate(rng):
     images = jnp.tile(jnp.array([0, 64, 255] * 8, jnp.uint8), (4, 33))[:, :784]
     seeds = jax.random.bits(jax.random.key(0), (2000,), jnp.uint32)
-    spikes = jax.vmap(lambda s: mnist_stdp._input_spikes(images, s, rng))(seeds)
+    spikes = jax.vmap(mnist_stdp.bernoulli_encoder(images, rng))(seeds)
     rates = np.asarray(spikes.mean(axis=(0, 1)), np.float64)
     expected = np.asarray(images[0], np.float64) / 255 * 0.128
     # 8000 draws per pixel: the standard error is below 0.004
@@ -164,6 +166,7 @@ def test_learning_batch_divides_the_summed_updates(learning_batch, divisor):
         (["--classify-interval", "0"], r"--classify-interval must be a positive integer, got 0"),
         (["--learning-batch", "0"], r"--learning-batch must be a positive integer, got 0"),
         (["--seed", "-1"], r"--seed must be non-negative, got -1"),
+        (["--assign-images", "-5"], r"--assign-images must be non-negative, got -5"),
         (["--resume"], r"--resume needs --checkpoint-dir"),
         (["--encoder", "latency"], r"argument --encoder: invalid choice: 'latency'"),
         (["--neurons", "many"], r"argument --neurons: invalid int value: 'many'"),
