@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 import time
 
 import jax
@@ -214,7 +215,7 @@ def main(argv=None):
         "accuracy_difference": gap,
         "environment": train.environment(),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
-        "command": "python -m benchmarks.train_speed" + " ".join([""] + list(argv or [])),
+        "command": "python -m benchmarks.train_speed" + " ".join([""] + list(sys.argv[1:] if argv is None else argv)),
     }
     path = pathlib.Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
