@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pathlib
+import pickle
+import tarfile
 
 import jax
 import numpy as np
@@ -117,3 +120,36 @@ class ModelChecks:
 @pytest.fixture(scope="session")
 def model_checks():
     return ModelChecks
+
+
+def _pickle(obj) -> bytes:
+    return pickle.dumps(obj, protocol=2)
+
+
+def _write_cifar_archive(folder, *, per_batch=3, test=2, seed=0, members=None):
+    """A ``cifar-10-python.tar.gz`` with the real layout and ``per_batch`` images per train batch;
+    ``members(contents)`` may change the pickled files before they are written."""
+    rng = np.random.default_rng(seed)
+    batches = {}
+    for name, n in [(f"data_batch_{i}", per_batch) for i in range(1, 6)] + [("test_batch", test)]:
+        batches[name] = {b"batch_label": name.encode(), b"labels": rng.integers(0, 10, n).tolist(),
+                         b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+                         b"filenames": [f"{name}_{i}.png".encode() for i in range(n)]}
+    contents = {name: _pickle(batch) for name, batch in batches.items()}
+    contents["batches.meta"] = _pickle({b"label_names": [b"airplane"] * 10, b"num_vis": 3072})
+    if members is not None:
+        contents = members(contents)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / "cifar-10-python.tar.gz", "w:gz") as archive:
+        for name, payload in contents.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return batches
+
+
+@pytest.fixture(scope="session")
+def cifar_archive():
+    """``cifar_archive(folder, per_batch=3, test=2, seed=0, members=None)`` writes a small
+    CIFAR-10 "python version" archive into ``folder`` and returns the batches it pickled."""
+    return _write_cifar_archive

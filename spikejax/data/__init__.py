@@ -1,4 +1,4 @@
-"""MNIST and Fashion-MNIST as numpy arrays, offline, plus batching, splitting and normalisation.
+"""MNIST, Fashion-MNIST and CIFAR-10 as numpy arrays, offline, plus batching, splitting and normalisation.
 
 :func:`load` reads the original IDX ``.gz`` files (the layout LeCun's and Zalando's sites use) with
 numpy, checks their md5 against the published values and returns ``uint8`` images ``(N, 28, 28)``
@@ -17,7 +17,11 @@ name                train   test   classes                                  mean
 ==================  ======  =====  =======================================  =============
 ``mnist``           60000   10000  digits 0-9                               0.1307, 0.3081
 ``fashion_mnist``   60000   10000  T-shirt/top, Trouser, ..., Ankle boot    0.2860, 0.3530
+``cifar10``         50000   10000  airplane, automobile, ..., truck         per channel
 ==================  ======  =====  =======================================  =============
+
+CIFAR-10 comes from the original "python version" archive ``cifar-10-python.tar.gz`` (searched like
+the IDX files, read without extracting) as ``uint8`` images ``(N, 32, 32, 3)``, channels last.
 
 (mean and std of the train pixels on a 0-1 scale; ``DATASETS[name]`` holds files, md5s, mirrors,
 class names and these statistics.)

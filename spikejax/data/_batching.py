@@ -145,7 +145,7 @@ def split(images, labels, *, validation: int | float, seed: int = 0):
     return (images[train_index], labels[train_index]), (images[val_index], labels[val_index])
 
 
-def normalize(images, mean: float = 0.1307, std: float = 0.3081) -> np.ndarray:
+def normalize(images, mean=0.1307, std=0.3081) -> np.ndarray:
     """Scale pixels to ``(x / 255 - mean) / std`` as ``float32``, keeping the shape.
 
     The defaults are MNIST's train-set statistics (on a 0-1 scale). Fashion-MNIST has its own,
@@ -153,7 +153,8 @@ def normalize(images, mean: float = 0.1307, std: float = 0.3081) -> np.ndarray:
 
     Args:
         images: ``uint8`` pixels in 0..255, or floats already on a 0-1 scale (not divided again).
-        mean, std: statistics on the 0-1 scale; ``std`` must be positive.
+        mean, std: statistics on the 0-1 scale; ``std`` must be positive. Sequences give one value
+            per channel (the last axis), as CIFAR-10's ``DATASETS["cifar10"].mean_std``.
 
     Example:
         >>> import numpy as np
@@ -170,6 +171,13 @@ def normalize(images, mean: float = 0.1307, std: float = 0.3081) -> np.ndarray:
         raise TypeError(
             f"images must be uint8 (0..255) or floating point (0..1), got dtype {images.dtype}"
         )
-    if not std > 0:
-        raise ValueError(f"std must be positive, got {std!r}")
-    return (scaled - np.float32(mean)) / np.float32(std)
+    mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    if not np.all(std > 0):
+        raise ValueError(f"std must be positive, got {std.tolist()!r}")
+    for label, value in (("mean", mean), ("std", std)):
+        if value.ndim > 1 or (value.ndim == 1 and (scaled.ndim == 0 or value.shape[0] != scaled.shape[-1])):
+            raise ValueError(
+                f"{label} must be a number or one value per channel (the last axis, "
+                f"{scaled.shape[-1:] if scaled.ndim else ()}), got shape {value.shape}"
+            )
+    return (scaled - mean) / std

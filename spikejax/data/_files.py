@@ -29,7 +29,7 @@ class Dataset:
     files: Mapping[str, tuple[int, str]]  # file name -> (bytes, md5)
     mirrors: tuple[str, ...]
     classes: tuple[str, ...]
-    mean_std: tuple[float, float]  # of the train pixels on a 0-1 scale
+    mean_std: tuple  # of the train pixels on a 0-1 scale: (mean, std), per channel for colour images
 
     def split_files(self, split: str) -> tuple[str, str]:
         prefix = "train" if split == "train" else "t10k"
@@ -70,6 +70,15 @@ DATASETS: dict[str, Dataset] = {
         classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         mean_std=(0.2860, 0.3530),
+    ),
+    # The "python version" archive; spikejax reads it without extracting (see _cifar.py).
+    "cifar10": Dataset(
+        name="cifar10",
+        title="CIFAR-10",
+        files={"cifar-10-python.tar.gz": (170498071, "c58f30108f718f92721af3b95e74349a")},
+        mirrors=("https://www.cs.toronto.edu/~kriz/",),
+        classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        mean_std=((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # per channel, R G B
     ),
 }
 
@@ -158,7 +167,7 @@ def find(name: str, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
         f"To get them:\n"
         f"  - call spikejax.data.download({name!r}), which writes to {cache_dir() / name}; or\n"
         f"  - fetch\n{urls}\n    (mirrors: {', '.join(info.mirrors[1:])}); or\n"
-        f"  - copy the four .gz files into a folder and pass data_dir=<folder> or set {ENV_VAR}=<folder>."
+        f"  - copy the file(s) above into a folder and pass data_dir=<folder> or set {ENV_VAR}=<folder>."
     )
 
 

@@ -8,6 +8,7 @@ import pathlib
 
 import numpy as np
 
+from . import _cifar
 from ._files import SPLITS, cache_dir, check_md5, dataset, find
 from ._idx import parse_idx
 
@@ -24,25 +25,28 @@ def load(
     source: str = "idx",
     verify: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Load one split of MNIST or Fashion-MNIST.
+    """Load one split of MNIST, Fashion-MNIST or CIFAR-10.
 
     Args:
-        name: ``"mnist"`` or ``"fashion_mnist"``.
-        split: ``"train"`` (60000 examples) or ``"test"`` (10000 examples).
+        name: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
+        split: ``"train"`` (60000 examples; 50000 for CIFAR-10) or ``"test"`` (10000 examples).
         data_dir: a folder holding the ``.gz`` files, or holding ``<name>/`` with them; searched
             first (see :func:`find` for the whole search order).
         source: ``"idx"`` reads the original IDX files with numpy (fast, no extra dependency).
             ``"tfds"`` builds the tensorflow-datasets version offline from the same files, in
             ``<user cache>/tfds`` (the first build needs TensorFlow and takes about a minute;
             later loads only need tensorflow-datasets) and returns the same arrays, in the same
-            order, as ``"idx"``.
+            order, as ``"idx"``. For CIFAR-10, ``"idx"`` reads the original python-version archive
+            ``cifar-10-python.tar.gz`` (found like the IDX files) and ``"tfds"`` reads a tfds build
+            already prepared in ``<user cache>/tfds`` (tfds downloads its own copy to build one).
         verify: check each file's md5 against the published value (cached per path, size and
             modification time, so repeated loads hash nothing). The ``"tfds"`` build always
             verifies, since tfds falls back to the network when its own checksum check fails.
 
     Returns:
-        ``(images, labels)``: ``uint8`` of shape ``(N, 28, 28)`` with values 0..255, and ``int32`` of
-        shape ``(N,)`` with values 0..9, in the files' order.
+        ``(images, labels)``: ``uint8`` of shape ``(N, 28, 28)`` (``(N, 32, 32, 3)`` for CIFAR-10,
+        channels last) with values 0..255, and ``int32`` of shape ``(N,)`` with values 0..9, in
+        the files' order.
 
     Raises:
         ValueError: unknown ``name``, ``split`` or ``source``, or a malformed IDX file.
@@ -56,6 +60,10 @@ def load(
         raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(map(repr, SOURCES))}, got {source!r}")
+    if name == "cifar10":
+        if source == "tfds":
+            return _cifar.load_tfds(split)
+        return _cifar.read_archive(find(name, data_dir) / _cifar.ARCHIVE, split, verify=verify)
     folder = find(name, data_dir)
     if source == "tfds":
         return _load_tfds(name, split, folder)

@@ -229,7 +229,7 @@ def test_malformed_idx_files(tmp_path, labels, images, pattern):
 @pytest.mark.parametrize(
     "kwargs, pattern",
     [
-        ({"name": "cifar10"}, r"name must be one of 'mnist', 'fashion_mnist', got 'cifar10'"),
+        ({"name": "cifar100"}, r"name must be one of 'mnist', 'fashion_mnist', 'cifar10', got 'cifar100'"),
         ({"name": "mnist", "split": "validation"}, r"split must be one of 'train', 'test', got 'validation'"),
         ({"name": "mnist", "source": "torch"}, r"source must be one of 'idx', 'tfds', got 'torch'"),
     ],
@@ -237,11 +237,11 @@ def test_malformed_idx_files(tmp_path, labels, images, pattern):
 def test_unknown_names(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         data.load(**kwargs)
-    if kwargs["name"] == "cifar10":
+    if kwargs["name"] == "cifar100":
         with pytest.raises(ValueError, match=pattern):
-            data.find("cifar10")
+            data.find("cifar100")
         with pytest.raises(ValueError, match=pattern):
-            data.download("cifar10")
+            data.download("cifar100")
 
 
 def test_data_dir_must_be_a_path():
