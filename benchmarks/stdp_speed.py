@@ -7,7 +7,7 @@ test images, then extrapolates to a full epoch of 60,000 images. Compilation is 
 before the clock starts. The machine's load average is recorded with the numbers, since shared
 CPUs make timings vary by tens of percent.
 
-    python -m benchmarks.stdp_speed                          # 100 neurons, batch 32
+    python -m benchmarks.stdp_speed                          # 100 neurons, batch 64
     python -m benchmarks.stdp_speed --batch-sizes 16 32 64   # a sweep
     python -m benchmarks.stdp_speed --neurons 400 --images 1024
 """
@@ -67,7 +67,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--neurons", type=int, default=100, help="excitatory neurons")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32], help="batch sizes to time")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64], help="batch sizes to time (the task's default: 64)")
     parser.add_argument("--images", type=int, default=3200, help="training images timed per batch size")
     parser.add_argument("--test-images", type=int, default=1000, help="test images timed")
     parser.add_argument("--steps", type=int, default=250, help="time steps per image")
