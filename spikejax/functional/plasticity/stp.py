@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional
 
+import numpy as np
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -56,6 +57,12 @@ class TsodyksMakramParameters(NeuronParameters):
         tau_s_inv: inverse synaptic current time constant, 1/s (for the caller's current).
         tau_d_inv: inverse depression (recovery) time constant, 1/s.
         U: jump of the utilisation per spike, in [0, 1].
+
+    Example:
+        >>> from spikejax.functional.plasticity import TsodyksMakramParameters
+        >>> p = TsodyksMakramParameters(U=0.5)
+        >>> p.tau_f_inv, p.tau_d_inv, p.U
+        (20.0, 1.3333, 0.5)
     """
 
     tau_f_inv: jax.typing.ArrayLike = 1.0 / 50.0e-3
@@ -68,11 +75,20 @@ class TsodyksMakramParameters(NeuronParameters):
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
         if is_concrete(self.U):
-            check_range("TsodyksMakramParameters.U", jnp.asarray(self.U), 0.0, 1.0)
+            check_range("TsodyksMakramParameters.U", np.asarray(self.U), 0.0, 1.0)
 
 
 class TsodyksMakramState(NamedTuple):
-    """State of the Tsodyks-Markram model: utilisation ``u`` and available resources ``x``."""
+    """State of the Tsodyks-Markram model: utilisation ``u`` and available resources ``x``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import TsodyksMakramState, stp_step
+        >>> depleted = TsodyksMakramState(u=jnp.array(0.5), x=jnp.array(0.2))   # few resources left
+        >>> efficacy, state = stp_step(jnp.ones(1), depleted)
+        >>> efficacy                 # a weak response
+        Array([0.143], dtype=float32)
+    """
 
     u: jax.Array
     x: jax.Array
@@ -80,7 +96,14 @@ class TsodyksMakramState(NamedTuple):
 
 def tsodyks_makram_state(shape, p: TsodyksMakramParameters = TsodyksMakramParameters(),
                          dtype=jnp.float32) -> TsodyksMakramState:
-    """The rest state: no utilisation (``u = 0``), all resources available (``x = 1``)."""
+    """The rest state: no utilisation (``u = 0``), all resources available (``x = 1``).
+
+    Example:
+        >>> from spikejax.functional.plasticity import tsodyks_makram_state
+        >>> tsodyks_makram_state((2,))
+        TsodyksMakramState(u=Array([0., 0.], dtype=float32),
+         x=Array([1., 1.], dtype=float32))
+    """
     return TsodyksMakramState(u=jnp.zeros(shape, dtype), x=rest_like(1.0, shape, dtype))
 
 
@@ -100,6 +123,16 @@ def stp_step(
 
     Returns:
         ``(u' x z, state)``: the efficacy of this step's spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import stp_step
+        >>> state, efficacies = None, []
+        >>> for _ in range(3):                           # three spikes in a row
+        ...     efficacy, state = stp_step(jnp.ones(1), state)
+        ...     efficacies.append(round(float(efficacy[0]), 3))
+        >>> efficacies
+        [0.45, 0.379, 0.14]
     """
     check_array("z", z)
     check_dt(dt)
