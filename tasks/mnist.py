@@ -4,6 +4,7 @@
     python -m tasks.mnist --smoke               # a few hundred images, one epoch (CI)
     python -m tasks.mnist --dataset fashion_mnist --data-dir ../shared/data
     python -m tasks.mnist --checkpoint-dir runs/ckpt --resume
+    python -m tasks.mnist --devices all --precision bfloat16   # data-parallel, bf16 layers
 
 The network: conv 5x5 (1 -> 32) + spiking neurons + 2x2 max-pool, conv 5x5 (32 -> 64) + spiking
 neurons + 2x2 max-pool, a linear readout into leaky integrators (LI); the class scores are the
@@ -11,6 +12,12 @@ readout's maximum membrane over time (as in Norse's MNIST task). With the consta
 encoder the image is the input current at every step, so the first convolution is computed once
 and only the rest runs inside the time loop. The loop is unrolled: on CPU, XLA runs convolutions
 inside a rolled loop about ten times slower (see ``shared/notes/cpu-conv.md``).
+
+``--devices N`` trains data-parallel (``spikejax.train.data_parallel``): every batch is split
+over N local devices and the parameters are replicated, which gives the numbers of one device up
+to float rounding; the batch size and the number of test images must be multiples of N.
+``--precision bfloat16`` computes the convolutions and the linear readout in bfloat16 (the
+parameters stay float32) and hands float32 currents to the neurons, whose state stays float32.
 
 It prints the test accuracy and writes a JSON summary (accuracy, epoch times, device, versions,
 configuration) to ``--output``.
@@ -38,6 +45,7 @@ from spikejax.functional import MODELS, LIParameters, poisson_encode, run
 from spikejax.nn import MODULES, LICell
 
 NEURONS = {"lif": "LIF", "lif_box": "LIFBox", "leaky": "Leaky", "iaf": "IAF", "lsnn": "LSNN"}
+PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def max_pool_2x2(x: jax.Array) -> jax.Array:
@@ -71,6 +79,7 @@ class ConvSNN(nnx.Module):
         tau_mem_inv: float = 100.0,
         tau_syn_inv: float = 200.0,
         dropout: float = 0.0,
+        dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
         if encoder not in ("constant", "poisson"):
@@ -79,9 +88,10 @@ class ConvSNN(nnx.Module):
         self.time_steps = time_steps
         self.encoder = encoder
         self.f_max = f_max
-        self.conv1 = nnx.Conv(1, c1, (5, 5), padding="SAME", rngs=rngs)
-        self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="SAME", rngs=rngs)
-        self.fc = nnx.Linear(7 * 7 * c2, 10, rngs=rngs)
+        # dtype is the layers' compute dtype; their parameters stay float32 (param_dtype).
+        self.conv1 = nnx.Conv(1, c1, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
+        self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
+        self.fc = nnx.Linear(7 * 7 * c2, 10, dtype=dtype, rngs=rngs)
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         cell = MODULES[NEURONS[neuron]]["Cell"]
         p = neuron_parameters(neuron, surrogate, alpha, tau_mem_inv, tau_syn_inv)
@@ -90,29 +100,47 @@ class ConvSNN(nnx.Module):
         self.readout = LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))
 
     def __call__(self, images: jax.Array, key: Optional[jax.Array] = None):
+        # The neurons integrate in float32 whatever the layers compute in: a bfloat16 membrane
+        # would round away the small per-step increments.
+        def as_float32(x):
+            return x.astype(jnp.float32)
+
         x = images[..., None]  # (B, 28, 28, 1)
         if self.encoder == "constant":
             # The same input current at every step: compute it once, and give it to every step
             # (run's length=) rather than broadcasting it over time, whose gradient is slow on CPU.
-            currents, length = self.conv1(x), self.time_steps
+            currents, length = as_float32(self.conv1(x)), self.time_steps
         else:
             if key is None:
                 raise ValueError("the poisson encoder needs a PRNG key, got key=None")
             spikes = poisson_encode(key, jnp.clip(images * 0.3081 + 0.1307, 0, 1)[..., None],
                                     self.time_steps, f_max=self.f_max)
             # One batched convolution over all T * B frames instead of T small ones.
-            currents, length = spikejax.nn.Lift(self.conv1)(spikes), None
+            currents, length = as_float32(spikejax.nn.Lift(self.conv1)(spikes)), None
 
         def step(current, state):
             s1, s2, s3 = (None, None, None) if state is None else state
             z1, s1 = self.neuron1(current, s1)
-            z2, s2 = self.neuron2(self.conv2(max_pool_2x2(z1)), s2)
+            z2, s2 = self.neuron2(as_float32(self.conv2(max_pool_2x2(z1))), s2)
             flat = max_pool_2x2(z2).reshape(z2.shape[0], -1)
-            v, s3 = self.readout(self.fc(self.dropout(flat)), s3)
+            v, s3 = self.readout(as_float32(self.fc(self.dropout(flat))), s3)
             return (v, jnp.sum(z1) + jnp.sum(z2)), (s1, s2, s3)
 
         _, (voltages, spike_counts) = run(step, None, currents, length=length, unroll=True)
         return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
+
+
+def device_count(value: str) -> int:
+    """``--devices``: a positive count, or ``0`` / ``all`` for every local device (returned as 0)."""
+    if value == "all":
+        return 0
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of devices >= 0 or 'all', got {value!r}")
+    return count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--train-limit", type=int, default=None, help="use only the first N training images (1024 with --smoke)")
     add("--test-limit", type=int, default=None, help="use only the first N test images (256 with --smoke)")
     add("--no-progress", action="store_true", help="no progress bars")
+    add("--devices", type=device_count, default=1,
+        help="train data-parallel over this many local devices (0 or 'all': every one); the batch size "
+             "and the number of test images must be multiples of it")
+    add("--precision", choices=sorted(PRECISIONS), default="float32",
+        help="compute dtype of the convolutions and the readout layer (parameters and neuron state stay float32)")
     return parser
 
 
@@ -174,6 +207,12 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         raise SystemExit("--resume needs --checkpoint-dir")
     output = pathlib.Path(args.output or f"runs/{args.dataset}{'-smoke' if args.smoke else ''}.json")
     progress = not args.no_progress
+    args.devices = args.devices or jax.local_device_count()
+    if args.devices > jax.local_device_count():
+        raise SystemExit(f"--devices {args.devices}: only {jax.local_device_count()} local devices")
+    if args.batch_size % args.devices:
+        raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over --devices {args.devices}")
+    parallel = train.data_parallel(jax.local_devices()[:args.devices]) if args.devices > 1 else None
 
     train_images, train_labels = sdata.load(args.dataset, "train", data_dir=args.data_dir)
     test_images, test_labels = sdata.load(args.dataset, "test", data_dir=args.data_dir)
@@ -181,12 +220,15 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     test_images, test_labels = test_images[: args.test_limit], test_labels[: args.test_limit]
     mean, std = (0.1307, 0.3081) if args.dataset == "mnist" else (0.2860, 0.3530)
     test_x = sdata.normalize(test_images, mean, std)
+    if len(test_x) % args.devices:
+        raise SystemExit(f"the {len(test_x)} test images do not split evenly over --devices {args.devices}; "
+                         f"pass --test-limit with a multiple of {args.devices}")
 
     model = ConvSNN(
         neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
         encoder=args.encoder, f_max=args.f_max, surrogate=args.surrogate, alpha=args.alpha,
         tau_mem_inv=args.tau_mem_inv, tau_syn_inv=args.tau_syn_inv, dropout=args.dropout,
-        rngs=nnx.Rngs(args.seed),
+        dtype=PRECISIONS[args.precision], rngs=nnx.Rngs(args.seed),
     )
     steps_per_epoch = len(sdata.batches(train_images, train_labels, args.batch_size, drop_last=True))
     schedule = optax.cosine_decay_schedule(args.lr, args.epochs * steps_per_epoch)
@@ -198,9 +240,8 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
         return loss, {"logits": logits}
 
-    train_step = train.make_train_step(loss_fn)
-
-    eval_step = train.make_eval_step(loss_fn)
+    train_step = train.make_train_step(loss_fn, parallel=parallel)
+    eval_step = train.make_eval_step(loss_fn, parallel=parallel)
 
     def train_batches(epoch: int):
         # Everything random in an epoch derives from (seed, epoch): a resumed run sees the same data.
@@ -222,15 +263,17 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
 
         return Epoch()
 
+    eval_size = max(1, 500 // args.devices) * args.devices  # 500, or a multiple of --devices
+
     def eval_batches():
-        for start in range(0, len(test_x), 500):
-            yield {"x": test_x[start:start + 500], "y": test_labels[start:start + 500],
+        for start in range(0, len(test_x), eval_size):
+            yield {"x": test_x[start:start + eval_size], "y": test_labels[start:start + eval_size],
                    "key": jax.random.key(0)}
 
     config = {k: v for k, v in vars(args).items()}
     checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
     initial = train.evaluate(model, eval_step, eval_batches()) if args.smoke else None
-    print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
+    print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {args.devices} x {jax.devices()[0]} | "
           f"{args.dataset}: {len(train_images)} train, {len(test_images)} test images")
     began = time.perf_counter()
     history = []

@@ -1,8 +1,11 @@
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -16,7 +19,8 @@ TINY = ["--train-limit", "64", "--test-limit", "32", "--batch-size", "32", "--no
 def test_help_lists_the_flags():
     out = subprocess.run([sys.executable, "-m", "tasks.mnist", "--help"], capture_output=True, text=True, check=True)
     for flag in ["--epochs", "--batch-size", "--lr", "--time-steps", "--encoder", "--surrogate",
-                 "--neuron", "--dataset", "--checkpoint-dir", "--resume", "--seed", "--smoke"]:
+                 "--neuron", "--dataset", "--checkpoint-dir", "--resume", "--seed", "--smoke",
+                 "--devices", "--precision"]:
         assert flag in out.stdout, flag
 
 
@@ -64,3 +68,75 @@ def test_bad_arguments_are_clear_errors(tmp_path):
         mnist.main(["--resume"])
     with pytest.raises(ValueError, match=r"name must be one of"):
         mnist.sdata.load("cifar")
+
+
+SMALL = TINY + ["--channels", "4", "8", "--epochs", "1"]
+
+
+def test_bfloat16_computes_the_layers_in_bfloat16_and_keeps_float32_parameters_and_neurons():
+    images = jnp.asarray(np.random.default_rng(0).normal(size=(2, 28, 28)), jnp.float32)
+    for dtype in (jnp.float32, jnp.bfloat16):
+        model = mnist.ConvSNN(channels=(2, 4), time_steps=2, dtype=dtype, rngs=nnx.Rngs(0))
+        graph, state = nnx.split(model)
+        jaxpr = str(jax.make_jaxpr(lambda state, x: nnx.merge(graph, state)(x))(state, images))
+        layers = [line for line in jaxpr.splitlines() if "conv_general_dilated" in line or "dot_general" in line]
+        assert len(layers) >= 3  # conv1, conv2 and the readout
+        assert all(("bf16[" in line) == (dtype == jnp.bfloat16) for line in layers), layers
+        assert {str(leaf.dtype) for leaf in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param))} == {"float32"}
+        logits, _ = model(images)
+        assert logits.dtype == jnp.float32  # the readout's leaky integrators ran in float32
+
+
+def test_precision_is_recorded_and_bfloat16_trains(tmp_path):
+    summary = mnist.main(SMALL + ["--precision", "bfloat16", "--output", str(tmp_path / "s.json")])
+    assert summary["config"]["precision"] == "bfloat16" and summary["config"]["devices"] == 1
+    assert np.isfinite(summary["test_loss"]) and np.isfinite(summary["history"][0]["train"]["loss"])
+
+
+def test_devices_flag_errors():
+    too_many = str(jax.local_device_count() + 1)
+    with pytest.raises(SystemExit, match=f"--devices {too_many}: only {jax.local_device_count()} local devices"):
+        mnist.main(TINY + ["--devices", too_many])
+    with pytest.raises(SystemExit):  # argparse: "expected a number of devices >= 0 or 'all', got '-1'"
+        mnist.main(TINY + ["--devices", "-1"])
+    with pytest.raises(SystemExit):
+        mnist.main(TINY + ["--precision", "float16"])
+
+
+# Runs in a subprocess: the simulated device count is read once, when JAX starts.
+DATA_PARALLEL = """
+import json, sys
+from tasks import mnist
+small, out = json.loads(sys.argv[1]), sys.argv[2]
+runs = {n: mnist.main(small + ["--devices", n, "--output", out]) for n in ("1", "all")}
+errors = []
+for bad in (["--batch-size", "30"], ["--test-limit", "30"]):
+    try:
+        mnist.main(small + ["--devices", "all"] + bad)
+    except SystemExit as error:
+        errors.append(str(error))
+print(json.dumps({"runs": runs, "errors": errors}))
+"""
+
+
+def test_devices_all_trains_data_parallel_like_one_device(tmp_path):
+    repo = pathlib.Path(mnist.__file__).parent.parent
+    path = os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=path,
+               XLA_FLAGS=os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4")
+    done = subprocess.run([sys.executable, "-c", DATA_PARALLEL, json.dumps(SMALL), str(tmp_path / "s.json")],
+                          capture_output=True, text=True, env=env, cwd=repo, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    one, four = result["runs"]["1"], result["runs"]["all"]
+    assert one["config"]["devices"] == 1 and four["config"]["devices"] == 4
+    assert four["environment"]["device_count"] == 4
+    # Two Adam steps: its first update is lr * sign(gradient), so the summation order of the
+    # data-parallel gradient only matters for gradients that are zero up to rounding.
+    assert four["history"][0]["train"]["loss"] == pytest.approx(one["history"][0]["train"]["loss"], abs=1e-5)
+    assert four["test_loss"] == pytest.approx(one["test_loss"], abs=1e-4)
+    assert four["test_accuracy"] == one["test_accuracy"]
+    assert result["errors"] == [
+        "--batch-size 30 does not split evenly over --devices 4",
+        "the 30 test images do not split evenly over --devices 4; pass --test-limit with a multiple of 4",
+    ]
