@@ -41,12 +41,20 @@ class DenseSNN(nnx.Module):
 
     The first layer's current is computed once and given to every step (``run``'s ``length``),
     the same computation as the hand-written version below, step for step.
+
+    ``matmul_dtype`` and ``state_dtype`` are the Flax ``dtype`` of the Linear layers and of the
+    neurons (``None``: the input's, float32 here); the parameters are float32 either way, and
+    the same ``rngs`` give the same initial weights (``benchmarks.precision`` compares them).
     """
 
-    def __init__(self, rngs: nnx.Rngs):
+    def __init__(self, rngs: nnx.Rngs, *, matmul_dtype=None, state_dtype=None):
         p = LeakyParameters(beta=BETA)
-        self.fc1 = nnx.Linear(784, HIDDEN, rngs=rngs)
-        self.net = SequentialState(LeakyCell(p), nnx.Linear(HIDDEN, 10, rngs=rngs), LeakyCell(p))
+        self.fc1 = nnx.Linear(784, HIDDEN, dtype=matmul_dtype, rngs=rngs)
+        self.net = SequentialState(
+            LeakyCell(p, dtype=state_dtype),
+            nnx.Linear(HIDDEN, 10, dtype=matmul_dtype, rngs=rngs),
+            LeakyCell(p, dtype=state_dtype),
+        )
 
     def __call__(self, images):
         current = self.fc1(images.reshape(images.shape[0], -1))

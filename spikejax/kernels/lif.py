@@ -26,7 +26,7 @@ one matmul, then call this. Units and defaults are Norse's (``dt=1e-3`` s, ``tau
   by ``jax.custom_vjp`` (see :mod:`spikejax.kernels._fused` for what is saved). On a machine
   without a GPU it runs in Pallas' interpreter (slow, exact; for tests).
 * ``"auto"`` (default): ``"pallas"`` on a GPU for floating inputs of 16 or 32 bits, the scan
-  everywhere else.
+  everywhere else (and for options the kernel cannot run, see :func:`select_implementation`).
 
 Both give the same spikes and, up to float rounding, the same states and gradients, for the
 currents, the initial state, and array-valued parameters (learnable ones, say). Python-number
@@ -34,7 +34,9 @@ parameters are constants, as in the scan. The kernel has reverse-mode gradients 
 (``jax.grad``, ``jax.vjp``); forward mode (``jax.jvp``) needs ``implementation="scan"``.
 
 :func:`lif_box_sequence`, :func:`iaf_sequence` and :func:`li_sequence` do the same for LIFBox,
-IAF and the leaky integrator; :func:`neuron_sequence` for any of them given its model.
+IAF and the leaky integrator, :func:`~spikejax.kernels.lsnn_sequence` and
+:func:`~spikejax.kernels.alif_sequence` for the adaptive-threshold neurons;
+:func:`neuron_sequence` for any model in :data:`FUSED_MODELS` given its model.
 
 Example:
     >>> import jax.numpy as jnp
@@ -60,11 +62,13 @@ import numpy as np
 
 from ..functional._model import NeuronModel, check_dt
 from ..functional._validate import check_int, check_min_rank, check_state
+from ..functional.alif import ALIF_MODEL
 from ..functional.iaf import IAF_MODEL, IAFParameters
 from ..functional.integrate import run
 from ..functional.leaky_integrator import LI_MODEL, LIParameters
 from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
+from ..functional.lsnn import LSNN_MODEL
 from ._fused import fused_sequence
 
 __all__ = [
@@ -82,27 +86,68 @@ IMPLEMENTATIONS = ("auto", "pallas", "scan")
 
 #: Models with a fused kernel (tested against their scan), by name.
 FUSED_MODELS: dict[str, NeuronModel] = {
-    m.name: m for m in (LIF_MODEL, LIF_BOX_MODEL, IAF_MODEL, LI_MODEL)
+    m.name: m for m in (LIF_MODEL, LIF_BOX_MODEL, IAF_MODEL, LI_MODEL, LSNN_MODEL, ALIF_MODEL)
 }
 
 _KERNEL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
 
+# Step options whose truth makes a neuron's update read other neurons; the kernel runs each
+# neuron on its own (programs take flat rows of neurons), so it cannot take them.
+_MIXING_OPTIONS = {"ALIF": {"share_theta": "it averages theta over the batch axis"}}
 
-def select_implementation(model: NeuronModel, currents: jax.Array, implementation: str = "auto") -> str:
+
+def select_implementation(
+    model: NeuronModel,
+    currents: jax.Array,
+    implementation: str = "auto",
+    *,
+    options: Optional[dict] = None,
+) -> str:
     """``"pallas"`` or ``"scan"``: what ``implementation`` means for ``model`` and ``currents``.
 
     ``"auto"`` takes the kernel only on a GPU (``jax.default_backend() == "gpu"``), for a model
-    in :data:`FUSED_MODELS` and currents of a 16- or 32-bit float type with at least one neuron.
+    in :data:`FUSED_MODELS`, currents of a 16- or 32-bit float type with at least one neuron,
+    and step ``options`` (the model's keyword options) under which each neuron's update reads
+    only its own state: ALIF's ``{"share_theta": True}`` averages over the batch, so takes the scan.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIF_MODEL
+        >>> from spikejax.kernels import select_implementation
+        >>> select_implementation(LIF_MODEL, jnp.ones((9, 2, 3)))   # no GPU here
+        'scan'
     """
     _check_implementation(implementation)
     if implementation != "auto":
         return implementation
-    fits = (
-        model.name in FUSED_MODELS
-        and any(currents.dtype == d for d in _KERNEL_DTYPES)
-        and int(np.prod(currents.shape[1:])) > 0
-    )
+    fits = _kernel_obstacle(model, currents, options or {}) is None
     return "pallas" if fits and jax.default_backend() == "gpu" else "scan"
+
+
+def _kernel_obstacle(model: NeuronModel, currents, options: dict):
+    """``None`` when the kernel can run ``model`` here, else ``(exception class, message)``."""
+    if model.name not in FUSED_MODELS:
+        return ValueError, (
+            f"implementation='pallas' has no kernel for the {model.name} model; expected one of "
+            f"{sorted(FUSED_MODELS)}, or implementation='scan' or 'auto'"
+        )
+    for name, why in _MIXING_OPTIONS.get(model.name, {}).items():
+        if options.get(name):
+            return ValueError, (
+                f"implementation='pallas' cannot run the {model.name} model with {name}=True: "
+                f"{why}, mixing neurons that the kernel runs independently; use "
+                f"implementation='scan' or 'auto'"
+            )
+    if not any(currents.dtype == d for d in _KERNEL_DTYPES):
+        return TypeError, (
+            f"currents must be float32, bfloat16 or float16 for implementation='pallas', got "
+            f"{currents.dtype}"
+        )
+    if int(np.prod(currents.shape[1:])) == 0:
+        return ValueError, (
+            f"currents has shape {tuple(currents.shape)}: no neurons for implementation='pallas'"
+        )
+    return None
 
 
 def neuron_sequence(
@@ -137,11 +182,21 @@ def neuron_sequence(
         checkpoint_every: the kernel's backward pass keeps the state every this many steps and
             recomputes the steps in between (register pressure grows with it).
         unroll: passed to :func:`~spikejax.functional.run` by the scan.
-        **options: keyword options of the model's step (``detach_reset``).
+        **options: keyword options of the model's step (``detach_reset``; for ALIF also
+            ``adapt`` and ``share_theta``, whose ``True`` the kernel cannot run).
 
     Returns:
         ``(outputs, final_state)``: outputs ``(T, B, ...)`` (spikes, or the membrane for LI) and
         the model's feed-forward state after the last step.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.kernels import FUSED_MODELS, neuron_sequence
+        >>> sorted(FUSED_MODELS)
+        ['ALIF', 'IAF', 'LI', 'LIF', 'LIFBox', 'LSNN']
+        >>> spikes, state = neuron_sequence(FUSED_MODELS["LIF"], jnp.ones((9, 1, 3)))
+        >>> spikes[:, 0, 0]                            # the scan here: no GPU
+        Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
     """
     if p is None:
         p = model.parameters()
@@ -157,25 +212,15 @@ def neuron_sequence(
         state0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), shape), state0
         )
-    chosen = select_implementation(model, currents, implementation)
+    chosen = select_implementation(model, currents, implementation, options=options)
     if chosen == "scan":
         step = lambda x, s: model.feed_forward_step(x, s, p, dt, **options)
         final, outputs = run(step, state0, currents, unroll=unroll)
         return outputs, final
-    if model.name not in FUSED_MODELS:
-        raise ValueError(
-            f"implementation='pallas' has no kernel for the {model.name} model; expected one of "
-            f"{sorted(FUSED_MODELS)}, or implementation='scan' or 'auto'"
-        )
-    if not any(currents.dtype == d for d in _KERNEL_DTYPES):
-        raise TypeError(
-            f"currents must be float32, bfloat16 or float16 for implementation='pallas', got "
-            f"{currents.dtype}"
-        )
-    if int(np.prod(shape)) == 0:
-        raise ValueError(
-            f"currents has shape {tuple(currents.shape)}: no neurons for implementation='pallas'"
-        )
+    obstacle = _kernel_obstacle(model, currents, options)
+    if obstacle is not None:
+        error, message = obstacle
+        raise error(message)
     on_gpu = jax.default_backend() == "gpu"
     if interpret is None:
         interpret = not on_gpu
@@ -223,6 +268,15 @@ def lif_sequence(
 
     ``detach_reset`` stops the gradient through the spike in the reset (Norse's feed-forward
     step does not: ``False``). The other arguments are those of :func:`neuron_sequence`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.kernels import lif_sequence
+        >>> spikes, state = lif_sequence(jnp.ones((9, 1, 3)))
+        >>> spikes[:, 0, 0]
+        Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
+        >>> state.v.shape, state.i.shape
+        ((1, 3), (1, 3))
     """
     _check_bool("detach_reset", detach_reset)
     return neuron_sequence(
@@ -248,6 +302,13 @@ def lif_box_sequence(
     """A feed-forward boxed LIF neuron (:mod:`spikejax.functional.lif_box`) over ``(T, B, N)``.
 
     Returns ``(spikes, LIFBoxFeedForwardState)``; arguments as :func:`lif_sequence`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.kernels import lif_box_sequence
+        >>> spikes, state = lif_box_sequence(jnp.full((9, 1, 2), 3.0))
+        >>> spikes[:, 0, 0]
+        Array([0., 0., 0., 1., 0., 0., 0., 1., 0.], dtype=float32)
     """
     _check_bool("detach_reset", detach_reset)
     return neuron_sequence(
@@ -273,6 +334,13 @@ def iaf_sequence(
     """A feed-forward integrate-and-fire neuron (:mod:`spikejax.functional.iaf`) over ``(T, B, N)``.
 
     Returns ``(spikes, IAFFeedForwardState)``; arguments as :func:`lif_sequence`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.kernels import iaf_sequence
+        >>> spikes, state = iaf_sequence(jnp.ones((6, 1, 2)))
+        >>> spikes[:, 0, 0]
+        Array([0., 1., 0., 1., 0., 1.], dtype=float32)
     """
     _check_bool("detach_reset", detach_reset)
     return neuron_sequence(
@@ -297,6 +365,13 @@ def li_sequence(
     """A leaky integrator (:mod:`spikejax.functional.leaky_integrator`) over ``(T, B, N)``.
 
     Returns ``(membrane (T, B, N), LIState)``; arguments as :func:`lif_sequence`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.kernels import li_sequence
+        >>> v, state = li_sequence(jnp.ones((3, 1, 2)))
+        >>> v[:, 0, 0]                                 # no spikes: the membrane itself
+        Array([0.1  , 0.27 , 0.487], dtype=float32)
     """
     return neuron_sequence(
         LI_MODEL, currents, state0, p, dt, implementation=implementation, interpret=interpret,

@@ -9,6 +9,11 @@ Norse gives each neuron model four modules; so does spikejax, from one implement
 
 Every module's ``__call__(input, state=None)`` returns ``(output, state)``; ``state=None`` means
 the rest state for that batch. Modules hold only parameters, never the neuron state.
+
+Precision follows Flax: ``param_dtype`` is the dtype of the learnable parameters (and weights),
+``dtype`` the dtype of the computation, here the neuron state. ``dtype=None`` (the default)
+computes in the input's dtype; ``dtype=jnp.float32`` behind an ``nnx.Linear(..., dtype=
+jnp.bfloat16)`` gives bfloat16 matmuls with a float32 neuron state.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from flax import nnx
 from ..functional._model import NeuronModel, check_dt
 from ..functional._validate import check_min_rank, check_rank
 from ..functional.integrate import run
+from ..kernels import FUSED_MODELS, neuron_sequence, select_implementation
+from ..kernels.lif import _check_implementation
+from ._docs import DOC, KERNEL_ARGS, RECURRENT_ARGS, RECURRENT_EXTRA, SEQUENCE_ARGS, SEQUENCE_CALL
 
 __all__ = [
     "StatefulModule",
@@ -57,19 +65,47 @@ def learnable_fields(p: Any) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _is_floating_dtype(dtype) -> bool:
+    try:
+        return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        return False
+
+
 class StatefulModule(nnx.Module):
     """Marks a module whose ``__call__(x, state=None)`` returns ``(output, state)``.
 
     :class:`~spikejax.nn.SequentialState` threads the state of such modules and calls every
     other module as ``module(x)``. A user module can opt in by deriving from this class or by
     setting ``is_stateful = True``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import SequentialState, StatefulModule
+        >>> class Counter(StatefulModule):            # counts its calls in the state
+        ...     def __call__(self, x, state=None):
+        ...         count = 0 if state is None else state
+        ...         return x, count + 1
+        >>> model = SequentialState(Counter(), nnx.Linear(2, 2, rngs=nnx.Rngs(0)), Counter())
+        >>> _, state = model(jnp.ones(2))
+        >>> _, state = model(jnp.ones(2), state)
+        >>> state                                     # the Linear layer has no state
+        [2, None, 2]
     """
 
     is_stateful: ClassVar[bool] = True
 
 
 def is_stateful(module: Any) -> bool:
-    """Whether ``module(x, state)`` returns ``(output, state)`` (see :class:`StatefulModule`)."""
+    """Whether ``module(x, state)`` returns ``(output, state)`` (see :class:`StatefulModule`).
+
+    Example:
+        >>> from flax import nnx
+        >>> from spikejax.nn import LIFCell, is_stateful
+        >>> is_stateful(LIFCell()), is_stateful(nnx.Linear(2, 2, rngs=nnx.Rngs(0)))
+        (True, False)
+    """
     return bool(getattr(module, "is_stateful", False))
 
 
@@ -84,6 +120,7 @@ class _NeuronBase(StatefulModule):
         learnable: Iterable[str] = (),
         detach_reset: Optional[bool] = None,
         param_dtype: Any = jnp.float32,
+        dtype: Any = None,
     ):
         params_cls = self.model.parameters
         if p is None:
@@ -106,10 +143,15 @@ class _NeuronBase(StatefulModule):
                 f"detach_reset must be None for {type(self).__name__}: the {self.model.name} "
                 f"model has no reset, got detach_reset={detach_reset!r}"
             )
+        if dtype is not None and not _is_floating_dtype(dtype):
+            raise TypeError(
+                f"dtype must be a floating dtype (that of the neuron state) or None, got {dtype!r}"
+            )
         self.p = nnx.data(p)
         self.dt = dt
         self.detach_reset = detach_reset
         self.learnable = learnable
+        self.dtype = dtype
         for name in learnable:
             setattr(self, name, nnx.Param(jnp.asarray(getattr(p, name), dtype=param_dtype)))
 
@@ -119,6 +161,18 @@ class _NeuronBase(StatefulModule):
         if not self.learnable:
             return self.p
         return self.p.replace(**{name: getattr(self, name)[...] for name in self.learnable})
+
+    def _promote(self, input_tensor, state, *weights):
+        """``(input, state, p, *weights)`` in ``self.dtype`` (Flax's ``promote_dtype``): the
+        floating arrays cast, Python numbers left weakly typed; unchanged for ``dtype=None``."""
+        p = self.parameters
+        if self.dtype is None:
+            return (input_tensor, state, p, *weights)
+        cast = lambda a: (
+            a.astype(self.dtype) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
+        )
+        return (jnp.asarray(input_tensor, self.dtype),
+                *jax.tree_util.tree_map(cast, (state, p, *weights)))
 
     def _accepts_detach_reset(self) -> bool:
         steps = (self.model.feed_forward_step, self.model.recurrent_step)
@@ -131,17 +185,51 @@ class _NeuronBase(StatefulModule):
 
 
 class NeuronCell(_NeuronBase):
-    """One feed-forward step of a neuron model (Norse's ``XCell``)."""
+    """One feed-forward step of a neuron model (Norse's ``XCell``).
+
+    The base of every model's ``XCell`` (see :func:`neuron_modules`); a subclass sets the class
+    attribute ``model``, a :class:`~spikejax.functional.NeuronModel`. The arguments are those of
+    the generated classes, :class:`~spikejax.nn.LIFCell` say.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIF_MODEL
+        >>> from spikejax.nn import LIFCell, NeuronCell
+        >>> issubclass(LIFCell, NeuronCell), LIFCell.model is LIF_MODEL
+        (True, True)
+        >>> class MyLIFCell(NeuronCell):
+        ...     model = LIF_MODEL
+        >>> z, state = MyLIFCell()(jnp.ones((2, 3)))
+        >>> state.v                                   # one step of 1 ms towards the current
+        Array([[0.1, 0.1, 0.1],
+               [0.1, 0.1, 0.1]], dtype=float32)
+    """
 
     def __call__(self, input_tensor: jax.Array, state: Any = None):
         check_min_rank("input_tensor", input_tensor, 1, "(B, ...) or (N,)")
-        return self.model.feed_forward_step(
-            input_tensor, state, self.parameters, self.dt, **self._step_options()
-        )
+        input_tensor, state, p = self._promote(input_tensor, state)
+        return self.model.feed_forward_step(input_tensor, state, p, self.dt, **self._step_options())
 
 
 class NeuronLayer(_NeuronBase):
-    """A neuron model scanned over a sequence ``(T, B, ...)`` (Norse's ``X``)."""
+    """A neuron model scanned over a sequence ``(T, B, ...)`` (Norse's ``X``); on a GPU, models
+    in :data:`spikejax.kernels.FUSED_MODELS` run as one fused kernel (``implementation``).
+
+    The base of every model's sequence module (:class:`~spikejax.nn.LIF`, ...; see
+    :func:`neuron_modules`), whose docstrings describe the arguments.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import LIF, NeuronLayer
+        >>> issubclass(LIF, NeuronLayer)
+        True
+        >>> spikes, state = LIF()(jnp.ones((9, 1, 3)))
+        >>> spikes[:, 0, 0]
+        Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
+        >>> spikes, state = LIF()(jnp.ones((1, 3)), steps=9)    # the same constant input
+        >>> spikes[:, 0, 0]
+        Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
+    """
 
     def __init__(
         self,
@@ -150,12 +238,27 @@ class NeuronLayer(_NeuronBase):
         unroll: int | bool = 1,
         remat: bool | int = False,
         record_states: bool = False,
+        implementation: str = "auto",
         **kwargs,
     ):
         super().__init__(p, **kwargs)
+        _check_implementation(implementation)
+        if implementation == "pallas":
+            if self.model.name not in FUSED_MODELS:
+                raise ValueError(
+                    f"implementation='pallas' has no kernel for the {self.model.name} model of "
+                    f"{type(self).__name__}; expected one of {sorted(FUSED_MODELS)}, or "
+                    f"implementation='scan' or 'auto'"
+                )
+            if record_states:
+                raise ValueError(
+                    "record_states=True needs implementation='scan' or 'auto': the kernel keeps "
+                    "the state in registers and returns only the last one"
+                )
         self.unroll = unroll
         self.remat = remat
         self.record_states = record_states
+        self.implementation = implementation
 
     def __call__(self, input_tensor: jax.Array, state: Any = None, *, steps: Optional[int] = None):
         """Run over the sequence ``input_tensor`` ``(T, B, ...)``, or, with ``steps``, run
@@ -167,7 +270,14 @@ class NeuronLayer(_NeuronBase):
         else:
             check_min_rank("input_tensor", input_tensor, 1, "(B, ...) for a constant input")
             step_shape = input_tensor.shape
-        p, dt, options = self.parameters, self.dt, self._step_options()
+        input_tensor, state, p = self._promote(input_tensor, state)
+        dt, options = self.dt, self._step_options()
+        if self._takes_kernel(input_tensor, steps, options):
+            if steps is not None:  # the kernel reads one row per step
+                input_tensor = jnp.broadcast_to(input_tensor, (steps,) + input_tensor.shape)
+            return neuron_sequence(
+                self.model, input_tensor, state, p, dt, implementation="pallas", **options
+            )
         if state is None:
             # The rest state up front keeps the whole sequence in one scan (run() would otherwise
             # take the first step outside the scan and concatenate, doubling the cost).
@@ -177,6 +287,16 @@ class NeuronLayer(_NeuronBase):
             return self.model.feed_forward_step(x, s, p, dt, **options)
 
         return self._scan(step, state, input_tensor, steps)
+
+    def _takes_kernel(self, input_tensor, steps, options) -> bool:
+        """Whether this call runs the fused kernel: always for ``"pallas"``; for ``"auto"`` when
+        :func:`~spikejax.kernels.select_implementation` picks it (a GPU, a fused model, a
+        kernel dtype and options), on a sequence (not ``steps``) and without ``record_states``."""
+        if self.implementation != "auto":
+            return self.implementation == "pallas"
+        if steps is not None or self.record_states:
+            return False
+        return select_implementation(self.model, input_tensor, options=options) == "pallas"
 
     def _scan(self, step, state, input_tensor, steps):
         states, outputs = run(
@@ -262,18 +382,47 @@ class _RecurrentBase(_NeuronBase):
 
 
 class NeuronRecurrentCell(_RecurrentBase):
-    """One step of a recurrent layer that owns its weights (Norse's ``XRecurrentCell``)."""
+    """One step of a recurrent layer that owns its weights (Norse's ``XRecurrentCell``).
+
+    The base of every model's ``XRecurrentCell`` (:class:`~spikejax.nn.LIFRecurrentCell`, ...;
+    see :func:`neuron_modules`), whose docstrings describe the arguments.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import LIFRecurrentCell, NeuronRecurrentCell
+        >>> issubclass(LIFRecurrentCell, NeuronRecurrentCell)
+        True
+        >>> cell = LIFRecurrentCell(3, 4)                 # input_size 3, hidden_size 4
+        >>> [w.shape for w in cell.weights()]           # (input, recurrent)
+        [(4, 3), (4, 4)]
+        >>> z, state = cell(jnp.ones((2, 3)))
+        >>> z.shape
+        (2, 4)
+    """
 
     def __call__(self, input_tensor: jax.Array, state: Any = None):
         self._check_input(input_tensor, (1, 2), "(B, input_size) or (input_size,)")
-        w_in, w_rec = self.weights()
+        input_tensor, state, p, w_in, w_rec = self._promote(input_tensor, state, *self.weights())
         return self.model.recurrent_step(
-            input_tensor, state, w_in, w_rec, self.parameters, self.dt, **self._step_options()
+            input_tensor, state, w_in, w_rec, p, self.dt, **self._step_options()
         )
 
 
 class NeuronRecurrentLayer(_RecurrentBase):
-    """A recurrent layer scanned over a sequence ``(T, B, input_size)`` (Norse's ``XRecurrent``)."""
+    """A recurrent layer scanned over a sequence ``(T, B, input_size)`` (Norse's ``XRecurrent``).
+
+    The base of every model's ``XRecurrent`` (:class:`~spikejax.nn.LIFRecurrent`, ...; see
+    :func:`neuron_modules`), whose docstrings describe the arguments.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import LIFRecurrent, NeuronRecurrentLayer
+        >>> issubclass(LIFRecurrent, NeuronRecurrentLayer)
+        True
+        >>> spikes, state = LIFRecurrent(3, 4)(jnp.ones((9, 2, 3)))
+        >>> spikes.shape, state.v.shape
+        ((9, 2, 4), (2, 4))
+    """
 
     def __init__(
         self,
@@ -300,8 +449,8 @@ class NeuronRecurrentLayer(_RecurrentBase):
         else:
             self._check_input(input_tensor, (1, 2), "(B, input_size) for a constant input")
             batch_shape = input_tensor.shape[:-1]
-        w_in, w_rec = self.weights()
-        p, dt, options = self.parameters, self.dt, self._step_options()
+        input_tensor, state, p, w_in, w_rec = self._promote(input_tensor, state, *self.weights())
+        dt, options = self.dt, self._step_options()
         if state is None:
             state = self.model.recurrent_state(batch_shape + (self.hidden_size,), p, input_tensor.dtype)
 
@@ -311,60 +460,37 @@ class NeuronRecurrentLayer(_RecurrentBase):
         return NeuronLayer._scan(self, step, state, input_tensor, steps)
 
 
-_DOC = """{kind} {name} neuron ({what}).
-
-The equations, units and defaults are in :mod:`{module}`. Parameters are a
-:class:`{module}.{params}`; name fields in ``learnable`` to train them as ``nnx.Param``.
-
-Args:
-{args}    p: the neuron parameters (defaults: ``{params}()``).
-    dt: integration step in seconds.
-    learnable: parameter names to make trainable, e.g. ``("tau_mem_inv", "v_th")``.
-{detach}{extra}
-Example:
-    >>> import jax.numpy as jnp
-    >>> from spikejax.nn import {cls}
-    >>> module = {cls}({ctor})
-    >>> out, state = module(jnp.ones({shape}))
-    >>> out.shape
-    {out_shape}
-"""
-
-_RECURRENT_ARGS = """    input_size: features of the input.
-    hidden_size: neurons in the layer.
-"""
-_RECURRENT_EXTRA = """    autapses: allow self-connections; when ``False`` (default) the diagonal of the recurrent
-        weights is zero and stays zero under training.
-    input_weights, recurrent_weights: initial weights ``(hidden, input)`` and
-        ``(hidden, hidden)``; default normal with standard deviation ``sqrt(2 / hidden)``.
-    rngs: ``nnx.Rngs`` for the initial weights (default ``nnx.Rngs(0)``).
-"""
-_SEQUENCE_EXTRA = """    unroll, remat, record_states: passed to :func:`spikejax.functional.run`;
-        ``record_states=True`` returns every step's state instead of the last.
-
-Call it as ``module(inputs, state=None)`` with time-major ``inputs``, or as
-``module(x, state=None, steps=T)`` to run ``T`` steps on a constant input ``x`` without a
-time axis (faster than broadcasting ``x`` over time, notably for gradients on CPU).
-"""
-
-
 def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
     """Build the module classes of ``model``: ``(Cell, Layer)`` or, for models with a recurrent
     form, ``(Cell, RecurrentCell, Layer, RecurrentLayer)``, named after ``model.name``.
+
+    The classes get ``__module__ = module_name`` and a docstring with an example, and are
+    registered in :data:`MODULES` under ``model.name``.
+
+    Example:
+        >>> from spikejax.functional import LIF_MODEL
+        >>> from spikejax.nn import MODULES, neuron_modules
+        >>> classes = neuron_modules(LIF_MODEL._replace(name="MyLIF"), "my_package")
+        >>> [cls.__name__ for cls in classes]
+        ['MyLIFCell', 'MyLIFRecurrentCell', 'MyLIF', 'MyLIFRecurrent']
+        >>> sorted(MODULES.pop("MyLIF"))              # registered; removed again here
+        ['Cell', 'Layer', 'Recurrent', 'RecurrentCell']
     """
     functional_module = sys.modules[model.feed_forward_step.__module__].__name__
     specs = [
         ("Cell", NeuronCell, "Feed-forward", "one step", "", "", "", "(2, 3)", "(2, 3)"),
-        ("", NeuronLayer, "Sequence", "scanned over time", "", _SEQUENCE_EXTRA, "", "(9, 2, 3)", "(9, 2, 3)"),
+        ("", NeuronLayer, "Sequence", "scanned over time", "",
+         SEQUENCE_ARGS + KERNEL_ARGS + SEQUENCE_CALL, "", "(9, 2, 3)", "(9, 2, 3)"),
     ]
     if model.recurrent_step is not None:
         specs[1:1] = [
-            ("RecurrentCell", NeuronRecurrentCell, "Recurrent", "one step", _RECURRENT_ARGS,
-             _RECURRENT_EXTRA, "3, 4", "(2, 3)", "(2, 4)"),
+            ("RecurrentCell", NeuronRecurrentCell, "Recurrent", "one step", RECURRENT_ARGS,
+             RECURRENT_EXTRA, "3, 4", "(2, 3)", "(2, 4)"),
         ]
         specs.append(
             ("Recurrent", NeuronRecurrentLayer, "Recurrent sequence", "scanned over time",
-             _RECURRENT_ARGS, _RECURRENT_EXTRA + _SEQUENCE_EXTRA, "3, 4", "(9, 2, 3)", "(9, 2, 4)")
+             RECURRENT_ARGS, RECURRENT_EXTRA + SEQUENCE_ARGS + SEQUENCE_CALL, "3, 4", "(9, 2, 3)",
+             "(9, 2, 4)")
         )
     classes = []
     for suffix, base, kind, what, args, extra, ctor, shape, out_shape in specs:
@@ -377,8 +503,9 @@ def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
             "    detach_reset: override the model's default for stopping the gradient through "
             "the reset.\n" if has_reset else ""
         )
-        doc = _DOC.format(
+        doc = DOC.format(
             detach=detach, kind=kind, name=model.name, what=what, module=functional_module,
+            weights=" and weights" if args else "",
             params=model.parameters.__name__, args=args, extra=extra, cls=name, ctor=ctor,
             shape=shape, out_shape=out_shape,
         )

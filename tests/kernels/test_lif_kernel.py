@@ -12,21 +12,25 @@ import numpy as np
 import pytest
 
 from spikejax.functional import (
+    ALIFParameters,
     IAFParameters,
     LI_MODEL,
     LIF_MODEL,
-    LSNN_MODEL,
+    LIF_REFRAC_MODEL,
     LIFBoxParameters,
     LIFFeedForwardState,
     LIFParameters,
     LIParameters,
     LIState,
+    LSNNParameters,
 )
 from spikejax.kernels import (
+    alif_sequence,
     iaf_sequence,
     li_sequence,
     lif_box_sequence,
     lif_sequence,
+    lsnn_sequence,
     neuron_sequence,
     select_implementation,
 )
@@ -176,6 +180,8 @@ def test_bfloat16_runs_without_nan():
         (li_sequence, lambda th: LIParameters(v_leak=th), {}),
         (iaf_sequence, lambda th: IAFParameters(v_th=th), {}),
         (lif_box_sequence, lambda th: LIFBoxParameters(v_th=th, reset_method="subtract"), {}),
+        (lsnn_sequence, lambda th: LSNNParameters(v_th=th), {}),
+        (alif_sequence, lambda th: ALIFParameters(thresh_eq_v=th - 53.0, tc_membrane=th + 99.0), {}),
     ],
 )
 def test_kernels_lower_to_triton_for_cuda(monkeypatch, fn, p, options):
@@ -218,16 +224,16 @@ def test_auto_picks_the_scan_on_cpu(monkeypatch):
     assert select_implementation(LIF_MODEL, xs.astype(jnp.bfloat16)) == "pallas"
     with jax.enable_x64(True):
         assert select_implementation(LIF_MODEL, xs.astype(jnp.float64)) == "scan"
-    assert select_implementation(LSNN_MODEL, xs) == "scan"
+    assert select_implementation(LIF_REFRAC_MODEL, xs) == "scan"
     assert select_implementation(LIF_MODEL, xs, "scan") == "scan"
 
 
 def test_the_scan_path_takes_any_model_and_the_kernel_only_fused_ones():
     xs = jnp.ones((3, 2, 4))
-    outputs, _ = neuron_sequence(LSNN_MODEL, xs)
+    outputs, _ = neuron_sequence(LIF_REFRAC_MODEL, xs)
     assert outputs.shape == (3, 2, 4)
-    with pytest.raises(ValueError, match=r"no kernel for the LSNN model"):
-        neuron_sequence(LSNN_MODEL, xs, implementation="pallas")
+    with pytest.raises(ValueError, match=r"no kernel for the LIFRefrac model"):
+        neuron_sequence(LIF_REFRAC_MODEL, xs, implementation="pallas")
 
 
 def _with_x64(call):
