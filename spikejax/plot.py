@@ -77,7 +77,17 @@ def raster(
     color: Any = "black",
     title: Optional[str] = "Spike raster",
 ) -> Any:
-    """One marker per spike (nonzero entry): time on x, neuron index on y."""
+    """One marker per spike (nonzero entry): time on x, neuron index on y.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import jax.numpy as jnp
+        >>> from spikejax import plot
+        >>> ax = plot.raster(jnp.eye(3), title=None)    # neuron n spikes at step n
+        >>> ax.collections[0].get_offsets().tolist(), ax.get_xlabel()
+        ([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], 'time step')
+    """
     record = _select("spikes", spikes, batch_index)
     ax = _axes(ax)
     times, xlabel = _time(record.shape[0], dt)
@@ -105,6 +115,16 @@ def membrane_traces(
     """One line per neuron (all, or the indices in ``neurons``), and a dashed ``threshold`` line.
 
     A legend names the neurons when there are at most 10 of them.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import jax.numpy as jnp
+        >>> from spikejax import plot
+        >>> v = jnp.linspace(0, 1, 10)[:, None] * jnp.array([1.0, 0.5])   # (T, N) = (10, 2)
+        >>> ax = plot.membrane_traces(v, threshold=0.8, dt=1e-3)
+        >>> [text.get_text() for text in ax.get_legend().get_texts()]
+        ['neuron 0', 'neuron 1', 'threshold']
     """
     record = _select("v", v, batch_index)
     count = record.shape[1]
@@ -141,6 +161,15 @@ def heatmap(
 
     The image's array is ``values.T`` (row ``n`` is neuron ``n``, column ``t`` is step ``t``),
     drawn with ``origin="lower"``; ``label`` names the colorbar.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from spikejax import plot
+        >>> ax = plot.heatmap(np.arange(6.0).reshape(3, 2), label="rate")   # (T, N) = (3, 2)
+        >>> ax.images[0].get_array().tolist()         # (N, T)
+        [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]]
     """
     record = _select("values", values, batch_index)
     ax = _axes(ax)
@@ -175,7 +204,19 @@ def firing_rate_histogram(
     color: Any = "tab:blue",
     title: Optional[str] = "Firing rates",
 ) -> Any:
-    """Histogram of the neurons' firing rates in Hz: spike count / (``T * dt``) per neuron."""
+    """Histogram of the neurons' firing rates in Hz: spike count / (``T * dt``) per neuron.
+
+    Example:
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from spikejax import plot
+        >>> spikes = np.zeros((100, 4))
+        >>> spikes[::10, :2] = 1                      # two neurons at 100 Hz, two silent
+        >>> ax = plot.firing_rate_histogram(spikes, dt=1e-3, bins=2)
+        >>> [(float(bar.get_x()), int(bar.get_height())) for bar in ax.patches]   # (from Hz, count)
+        [(0.0, 2), (50.0, 2)]
+    """
     record = _select("spikes", spikes, batch_index)
     check_positive("dt", dt)
     rates = record.sum(axis=0) / (record.shape[0] * float(dt))

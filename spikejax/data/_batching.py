@@ -32,6 +32,15 @@ class Batches:
     """Mini-batches of ``(images, labels)``: iterable (again and again, same order) and ``len()``-able.
 
     Made by :func:`batches`; see there.
+
+    Example:
+        >>> import numpy as np
+        >>> from spikejax.data import Batches
+        >>> loader = Batches(np.zeros((5, 2)), np.arange(5), 2)
+        >>> len(loader), [labels.tolist() for _, labels in loader]
+        (3, [[0, 1], [2, 3], [4]])
+        >>> loader
+        Batches(n=5, batch_size=2, batches=3, shuffle_seed=None, epoch=0, drop_last=False)
     """
 
     def __init__(self, images, labels, batch_size, *, shuffle_seed=None, drop_last=False, epoch=0):

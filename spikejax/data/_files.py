@@ -17,7 +17,20 @@ ENV_VAR = "SPIKEJAX_DATA"
 
 
 class ChecksumError(ValueError):
-    """A data file's md5 differs from the published one (corrupt, truncated or the wrong file)."""
+    """A data file's md5 differs from the published one (corrupt, truncated or the wrong file).
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from spikejax.data import DATASETS, ChecksumError, load
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     for file in DATASETS["mnist"].files:      # files with the right names, wrong bytes
+        ...         _ = (pathlib.Path(folder) / file).write_bytes(b"corrupt")
+        ...     try:
+        ...         load("mnist", "test", data_dir=folder)
+        ...     except ChecksumError as error:
+        ...         print(str(error)[:17])
+        checksum mismatch
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +146,8 @@ def _why_not(folder: pathlib.Path, names) -> str | None:
 
 
 def find(name: str, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
-    """The folder holding the four IDX ``.gz`` files of ``name`` (``"mnist"`` or ``"fashion_mnist"``).
+    """The folder holding the files of ``name``: the four IDX ``.gz`` files of ``"mnist"`` or
+    ``"fashion_mnist"``, the archive ``cifar-10-python.tar.gz`` of ``"cifar10"``.
 
     Searched in order; the first folder that holds all four files wins:
 
@@ -149,6 +163,15 @@ def find(name: str, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
         ValueError: ``name`` is not a known data set.
         FileNotFoundError: no folder holds the files; the message lists every place searched,
             in order, and how to get the files.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from spikejax.data import DATASETS, find
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     for file in DATASETS["mnist"].files:      # only the names are checked here
+        ...         (pathlib.Path(folder) / file).touch()
+        ...     print(find("mnist", data_dir=folder) == pathlib.Path(folder).resolve())
+        True
     """
     info = dataset(name)
     searched = []
@@ -212,7 +235,7 @@ def check_md5(path: pathlib.Path, name: str, *, data: bytes | None = None) -> No
 
 
 def download(name: str, data_dir: str | os.PathLike | None = None, *, timeout: float = 30) -> pathlib.Path:
-    """Download the four IDX files of ``name`` into ``data_dir/<name>/`` (default: the user cache).
+    """Download the files of ``name`` into ``data_dir/<name>/`` (default: the user cache).
 
     Each file is fetched from the first mirror that answers with the published md5 (see
     ``DATASETS[name].mirrors``), written to a temporary file and renamed into place, so an
@@ -220,7 +243,7 @@ def download(name: str, data_dir: str | os.PathLike | None = None, *, timeout: f
     with the right md5 are kept. Never called implicitly: :func:`load` only reads local files.
 
     Args:
-        name: ``"mnist"`` or ``"fashion_mnist"``.
+        name: ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
         data_dir: the root to write under; the files go to ``data_dir/<name>/``. Default: the user
             cache (``$XDG_CACHE_HOME/spikejax`` or ``~/.cache/spikejax``), which :func:`find` searches.
         timeout: seconds to wait for each connection (passed to ``urllib.request.urlopen``).
@@ -232,6 +255,18 @@ def download(name: str, data_dir: str | os.PathLike | None = None, *, timeout: f
         ChecksumError: a file could not be fetched from any mirror and at least one mirror served
             bytes with the wrong md5.
         ConnectionError: no mirror could be reached for a file.
+
+    Example:
+        Files already in place with the published md5 are kept, so this fetches nothing:
+
+        >>> import pathlib, tempfile
+        >>> from spikejax.data import DATASETS, download, find
+        >>> with tempfile.TemporaryDirectory() as root:
+        ...     (pathlib.Path(root) / "mnist").mkdir()
+        ...     for file in DATASETS["mnist"].files:      # links to the copy find() sees
+        ...         (pathlib.Path(root) / "mnist" / file).symlink_to(find("mnist") / file)
+        ...     print(download("mnist", data_dir=root).name)
+        mnist
     """
     info = dataset(name)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:

@@ -54,6 +54,12 @@ def load(
         ChecksumError: a file's md5 is wrong (the message names the file and both digests).
         ImportError: ``source="tfds"`` without tensorflow-datasets, or without TensorFlow for
             the first build.
+
+    Example:
+        >>> from spikejax.data import load
+        >>> images, labels = load("mnist", "test")    # a source checkout ships MNIST in data/
+        >>> images.shape, images.dtype, labels[:5]
+        ((10000, 28, 28), dtype('uint8'), array([7, 2, 1, 0, 4], dtype=int32))
     """
     info = dataset(name)
     if split not in SPLITS:

@@ -49,6 +49,15 @@ class NeuronParameters:
     Subclasses list the fields that must be strictly positive (time constants) in
     ``_positive`` and those that must be non-negative in ``_non_negative``. A field named
     ``method`` is checked to be a known surrogate.
+
+    Example:
+        >>> from spikejax.functional import LIFParameters, NeuronParameters
+        >>> issubclass(LIFParameters, NeuronParameters)
+        True
+        >>> LIFParameters(tau_mem_inv=-1.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: LIFParameters.tau_mem_inv must be positive, got -1.0
     """
 
     _positive: ClassVar[tuple[str, ...]] = ()
@@ -107,6 +116,19 @@ class NeuronModel(NamedTuple):
         output_dtype_spikes: ``True`` when the output is spikes (used for recurrence).
         example_drive: a constant input amplitude under which the model with default
             parameters responds visibly (spikes within ~100 steps); used by examples and tests.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import MODELS
+        >>> model = MODELS["LIF"]
+        >>> model.parameters.__name__, model.recurrent_step is not None, model.example_drive
+        ('LIFParameters', True, 1.0)
+        >>> p = model.parameters()
+        >>> z, state = model.feed_forward_step(jnp.ones(3), model.feed_forward_state((3,), p), p)
+        >>> state.v
+        Array([0.1, 0.1, 0.1], dtype=float32)
+        >>> sorted(MODELS)[:4]
+        ['ALIF', 'CobaLIF', 'IAF', 'Izhikevich']
     """
 
     name: str

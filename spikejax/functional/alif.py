@@ -116,6 +116,14 @@ class ALIFParameters(NeuronParameters):
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness per mV (10: Norse's 100 per unit threshold distance,
             for a threshold about 10 mV above rest).
+
+    Example:
+        >>> from spikejax.functional import ALIFParameters
+        >>> p = ALIFParameters(spike_increment=0.1)
+        >>> p.rest_v, p.thresh_eq_v, p.refrac_t, p.spike_increment
+        (-65.0, -52.0, 5.0, 0.1)
+        >>> ALIFParameters.inhibitory().spike_increment    # Diehl & Cook's inhibitory neuron
+        0.0
     """
 
     rest_v: jax.typing.ArrayLike = -65.0
@@ -165,7 +173,18 @@ class ALIFParameters(NeuronParameters):
 
 class ALIFState(NamedTuple):
     """State of a feed-forward ALIF neuron: membrane ``v`` (mV), remaining refractory time
-    ``refrac`` (ms) and threshold adaptation ``theta`` (mV)."""
+    ``refrac`` (ms) and threshold adaptation ``theta`` (mV).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ALIFState, alif_feed_forward_step
+        >>> refrac = jnp.array([0.0, 3.0])                    # ms; the second neuron is refractory
+        >>> state = ALIFState(v=jnp.full(2, -55.0), refrac=refrac, theta=jnp.zeros(2))
+        >>> z, state = alif_feed_forward_step(jnp.full(2, 1000.0), state)
+        >>> z, state.refrac, state.theta
+        (Array([1., 0.], dtype=float32), Array([5., 2.], dtype=float32),
+         Array([0.05, 0.  ], dtype=float32))
+    """
 
     v: jax.Array
     refrac: jax.Array
@@ -173,7 +192,14 @@ class ALIFState(NamedTuple):
 
 
 class ALIFRecurrentState(NamedTuple):
-    """State of a recurrent ALIF layer: last spikes ``z`` and the fields of :class:`ALIFState`."""
+    """State of a recurrent ALIF layer: last spikes ``z`` and the fields of :class:`ALIFState`.
+
+    Example:
+        >>> from spikejax.functional import ALIFRecurrentState, alif_state
+        >>> state = alif_state((4, 2))
+        >>> isinstance(state, ALIFRecurrentState), state._fields
+        (True, ('z', 'v', 'refrac', 'theta'))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -182,13 +208,28 @@ class ALIFRecurrentState(NamedTuple):
 
 
 def alif_feed_forward_state(shape, p: ALIFParameters = ALIFParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = rest_v``, not refractory, ``theta = 0``."""
+    """The rest state for inputs of ``shape``: ``v = rest_v``, not refractory, ``theta = 0``.
+
+    Example:
+        >>> from spikejax.functional import alif_feed_forward_state
+        >>> state = alif_feed_forward_state((2,))
+        >>> state.v, state.refrac, state.theta
+        (Array([-65., -65.], dtype=float32), Array([0., 0.], dtype=float32),
+         Array([0., 0.], dtype=float32))
+    """
     zeros = jnp.zeros(shape, dtype)
     return ALIFState(v=rest_like(p.rest_v, shape, dtype), refrac=zeros, theta=zeros)
 
 
 def alif_state(shape, p: ALIFParameters = ALIFParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, at rest."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, at rest.
+
+    Example:
+        >>> from spikejax.functional import alif_state
+        >>> state = alif_state((8, 5))
+        >>> state._fields, float(state.v[0, 0])
+        (('z', 'v', 'refrac', 'theta'), -65.0)
+    """
     return recurrent_rest(ALIFRecurrentState, alif_feed_forward_state, shape, p, dtype)
 
 
@@ -197,6 +238,17 @@ def alif_clear(state, p: ALIFParameters = ALIFParameters(), *, keep_theta: bool 
 
     Inferno's ``ALIF.clear(keep_adaptations=True)``: between samples Diehl & Cook reset the
     voltage but keep the learned threshold adaptation. Works for both state types.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import alif_clear, alif_feed_forward_step, run
+        >>> state, zs = run(alif_feed_forward_step, None, jnp.full((10, 1), 1000.0))
+        >>> int(zs.sum()), state
+        (2, ALIFState(v=Array([-60.], dtype=float32), refrac=Array([2.], dtype=float32),
+         theta=Array([0.1], dtype=float32)))
+        >>> alif_clear(state)         # at rest again, theta kept
+        ALIFState(v=Array([-65.], dtype=float32), refrac=Array([0.], dtype=float32),
+         theta=Array([0.1], dtype=float32))
     """
     v = rest_like(p.rest_v, state.v.shape, state.v.dtype)
     theta = state.theta if keep_theta else jnp.zeros_like(state.theta)
@@ -213,6 +265,17 @@ def alif_dynamics(
     """One step of the ALIF equations; returns ``(z, v_new, refrac_new, theta_new)``.
 
     Shared by the feed-forward and recurrent steps; the order is Inferno's (module docs).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ALIFParameters, alif_dynamics
+        >>> v, refrac, theta = jnp.full(2, -55.0), jnp.zeros(2), jnp.zeros(2)
+        >>> z, v, refrac, theta = alif_dynamics(jnp.array([10.0, 1000.0]), v, refrac, theta,
+        ...                                     ALIFParameters(), 1e-3, detach_reset=False,
+        ...                                     adapt=True, share_theta=False)
+        >>> z, v, refrac, theta       # the second neuron spikes, resets and becomes refractory
+        (Array([0., 1.], dtype=float32), Array([-55., -60.], dtype=float32),
+         Array([0., 5.], dtype=float32), Array([0.  , 0.05], dtype=float32))
     """
     dtypes = (v.dtype, refrac.dtype, theta.dtype)
     step_ms = dt * _MS_PER_S
@@ -267,6 +330,13 @@ def alif_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import alif_feed_forward_step, run
+        >>> _, zs = run(alif_feed_forward_step, None, jnp.full((100, 1, 1), 40.0))
+        >>> int(zs.sum())             # spikes in 0.1 s under 40 nA (MOhm * nA = mV)
+        2
     """
     state = feed_forward_state(input_tensor, state, p, dt, alif_feed_forward_state)
     z, v, refrac, theta = alif_dynamics(
@@ -306,6 +376,17 @@ def alif_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import alif_state, alif_step
+        >>> w_in = jnp.full((2, 3), 400.0)
+        >>> w_rec = jnp.array([[0.0, -180.0], [-180.0, 0.0]])   # lateral inhibition
+        >>> state = alif_state((4, 2))
+        >>> for _ in range(2):
+        ...     z, state = alif_step(jnp.ones((4, 3)), state, w_in, w_rec)
+        >>> z[0], state.refrac[0]
+        (Array([1., 1.], dtype=float32), Array([5., 5.], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, alif_state

@@ -106,6 +106,12 @@ class CobaLIFParameters(NeuronParameters):
         v_thresh: threshold potential.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import CobaLIFParameters
+        >>> p = CobaLIFParameters(v_thresh=-20.0)
+        >>> p.v_rest, p.v_thresh, p.e_rev_E, p.e_rev_I
+        (-20.0, -20.0, 60.0, -100.0)
     """
 
     tau_syn_exc_inv: jax.typing.ArrayLike = 1.0 / 5
@@ -125,7 +131,14 @@ class CobaLIFParameters(NeuronParameters):
 
 
 class CobaLIFState(NamedTuple):
-    """State of a recurrent CobaLIF neuron: last spikes ``z``, membrane ``v``, conductances."""
+    """State of a recurrent CobaLIF neuron: last spikes ``z``, membrane ``v``, conductances.
+
+    Example:
+        >>> from spikejax.functional import CobaLIFState, coba_lif_state
+        >>> state = coba_lif_state((4, 2))
+        >>> isinstance(state, CobaLIFState), state._fields
+        (True, ('z', 'v', 'g_e', 'g_i'))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -134,7 +147,17 @@ class CobaLIFState(NamedTuple):
 
 
 class CobaLIFFeedForwardState(NamedTuple):
-    """State of a feed-forward CobaLIF neuron: membrane ``v`` and the two conductances."""
+    """State of a feed-forward CobaLIF neuron: membrane ``v`` and the two conductances.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import CobaLIFFeedForwardState, coba_lif_feed_forward_step
+        >>> v, zero = jnp.full(2, -20.0), jnp.zeros(2)
+        >>> state = CobaLIFFeedForwardState(v=v, g_e=jnp.array([0.0, 1.0]), g_i=zero)
+        >>> z, state = coba_lif_feed_forward_step(jnp.zeros(2), state)
+        >>> state.v                   # the excitatory conductance pulls v towards e_rev_E
+        Array([-20.     , -19.6001], dtype=float32)
+    """
 
     v: jax.Array
     g_e: jax.Array
@@ -158,13 +181,27 @@ default_bio_state = CobaLIFState(z=0.0, v=-65.0, g_e=0.0, g_i=0.0)
 def coba_lif_feed_forward_state(
     shape, p: CobaLIFParameters = CobaLIFParameters(), dtype=jnp.float32
 ):
-    """The rest state for inputs of ``shape``: ``v = v_rest``, no conductance."""
+    """The rest state for inputs of ``shape``: ``v = v_rest``, no conductance.
+
+    Example:
+        >>> from spikejax.functional import coba_lif_feed_forward_state
+        >>> state = coba_lif_feed_forward_state((2,))
+        >>> state.v, state.g_e
+        (Array([-20., -20.], dtype=float32), Array([0., 0.], dtype=float32))
+    """
     zeros = jnp.zeros(shape, dtype)
     return CobaLIFFeedForwardState(v=rest_like(p.v_rest, shape, dtype), g_e=zeros, g_i=zeros)
 
 
 def coba_lif_state(shape, p: CobaLIFParameters = CobaLIFParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_rest``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_rest``.
+
+    Example:
+        >>> from spikejax.functional import coba_lif_state
+        >>> state = coba_lif_state((8, 5))
+        >>> state._fields, float(state.v[0, 0])
+        (('z', 'v', 'g_e', 'g_i'), -20.0)
+    """
     return recurrent_rest(CobaLIFState, coba_lif_feed_forward_state, shape, p, dtype)
 
 
@@ -175,6 +212,17 @@ def coba_lif_dynamics(
 
     ``excitation`` and ``inhibition`` are the (non-negative) conductance jumps of this step.
     Shared by the feed-forward and recurrent steps; the operation order is Norse 1.1's.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import CobaLIFParameters, coba_lif_dynamics
+        >>> p, zero = CobaLIFParameters(), jnp.zeros(2)
+        >>> z, v, g_e, g_i = coba_lif_dynamics(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0]),
+        ...                                    jnp.full(2, -20.0), zero, zero, p, 1e-3,
+        ...                                    detach_reset=False)
+        >>> v, g_e, g_i               # excitation depolarises, inhibition hyperpolarises
+        (Array([-19.6001, -20.3999], dtype=float32),
+         Array([0.9998, 0.    ], dtype=float32), Array([0.    , 0.9998], dtype=float32))
     """
     g_e = g_e + excitation
     g_i = g_i + inhibition
@@ -208,6 +256,13 @@ def coba_lif_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import coba_lif_feed_forward_step, run
+        >>> _, zs = run(coba_lif_feed_forward_step, None, jnp.full((100, 1, 2), 2.0))
+        >>> zs.sum(axis=0)            # spikes in 0.1 s
+        Array([[70., 70.]], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, coba_lif_feed_forward_state)
     z, v, g_e, g_i = coba_lif_dynamics(
@@ -246,6 +301,15 @@ def coba_lif_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import coba_lif_state, coba_lif_step
+        >>> w_in = jnp.array([[1.0, 1.0], [1.0, -1.0]])   # the second input inhibits neuron 1
+        >>> w_rec = jnp.zeros((2, 2))
+        >>> z, state = coba_lif_step(jnp.ones((4, 2)), coba_lif_state((4, 2)), w_in, w_rec)
+        >>> state.g_e[0], state.g_i[0]
+        (Array([1.9996, 0.9998], dtype=float32), Array([0.    , 0.9998], dtype=float32))
     """
     # A scalar state (such as default_bio_state) broadcasts, as check_step_input allows.
     state, z = recurrent_state_and_spikes(

@@ -147,7 +147,15 @@ def signed_poisson_encode(key, input_values, seq_length: int, f_max=100.0, dt=1e
 
 
 def signed_poisson_encode_step(key, input_values, f_max=1000.0, dt=1e-3) -> jax.Array:
-    """One step of :func:`signed_poisson_encode` (Norse's default f_max=1000)."""
+    """One step of :func:`signed_poisson_encode` (Norse's default f_max=1000).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import signed_poisson_encode_step
+        >>> spikes = signed_poisson_encode_step(jax.random.key(0), jnp.array([-1.0, 0.0, 1.0]))
+        >>> spikes.shape, bool(spikes[1] == 0)      # +-1 spikes with probability |x| f_max dt
+        ((3,), True)
+    """
     _check_rate_args(key, input_values, f_max, dt)
     return _bernoulli(key, input_values, input_values.shape, dt * f_max, signed=True)
 
@@ -248,13 +256,27 @@ def _renewal_spikes(key, input_values, frequency, step_time, length, refrac_step
 
 
 def gaussian_rbf(tensor, sigma=1.0) -> jax.Array:
-    r"""Gaussian radial basis kernel of a distance :math:`d`: :math:`\exp(-d / (2\sigma^2))`."""
+    r"""Gaussian radial basis kernel of a distance :math:`d`: :math:`\exp(-d / (2\sigma^2))`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import gaussian_rbf
+        >>> gaussian_rbf(jnp.array([0.0, 2.0]), sigma=1.0)    # exp(-d / 2)
+        Array([1.        , 0.3679], dtype=float32)
+    """
     check_positive("sigma", sigma)
     return jnp.exp(-tensor / (2 * sigma**2))
 
 
 def euclidean_distance(x, y) -> jax.Array:
-    """Norse's ``euclidean_distance``: the squared difference ``(x - y) ** 2``."""
+    """Norse's ``euclidean_distance``: the squared difference ``(x - y) ** 2``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import euclidean_distance
+        >>> euclidean_distance(jnp.array([1.0, 3.0]), jnp.array([0.0, 1.0]))
+        Array([1., 4.], dtype=float32)
+    """
     return (x - y) ** 2
 
 

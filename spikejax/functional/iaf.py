@@ -71,6 +71,12 @@ class IAFParameters(NeuronParameters):
         v_reset: reset potential, also the rest state.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import IAFParameters
+        >>> p = IAFParameters(v_th=2.0)
+        >>> p.v_th, p.v_reset, p.method
+        (2.0, 0.0, 'super')
     """
 
     v_th: jax.typing.ArrayLike = 1.0
@@ -80,30 +86,69 @@ class IAFParameters(NeuronParameters):
 
 
 class IAFState(NamedTuple):
-    """State of a recurrent integrate-and-fire neuron: last spikes ``z`` and membrane ``v``."""
+    """State of a recurrent integrate-and-fire neuron: last spikes ``z`` and membrane ``v``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import IAFState, iaf_step
+        >>> state = IAFState(z=jnp.zeros((1, 2)), v=jnp.array([[0.0, 0.5]]))
+        >>> z, state = iaf_step(jnp.ones((1, 1)), state, jnp.full((2, 1), 0.6), jnp.zeros((2, 2)))
+        >>> z, state.v
+        (Array([[0., 1.]], dtype=float32), Array([[0.6, 0. ]], dtype=float32))
+    """
 
     z: jax.Array
     v: jax.Array
 
 
 class IAFFeedForwardState(NamedTuple):
-    """State of a feed-forward integrate-and-fire neuron: membrane ``v``."""
+    """State of a feed-forward integrate-and-fire neuron: membrane ``v``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import IAFFeedForwardState, iaf_feed_forward_step
+        >>> state = IAFFeedForwardState(v=jnp.array([0.0, 0.5]))
+        >>> z, state = iaf_feed_forward_step(jnp.full(2, 0.6), state)
+        >>> z, state.v
+        (Array([0., 1.], dtype=float32), Array([0.6, 0. ], dtype=float32))
+    """
 
     v: jax.Array
 
 
 def iaf_feed_forward_state(shape, p: IAFParameters = IAFParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = v_reset`` (Norse's modules)."""
+    """The rest state for inputs of ``shape``: ``v = v_reset`` (Norse's modules).
+
+    Example:
+        >>> from spikejax.functional import iaf_feed_forward_state
+        >>> iaf_feed_forward_state((2,))
+        IAFFeedForwardState(v=Array([0., 0.], dtype=float32))
+    """
     return IAFFeedForwardState(v=rest_like(p.v_reset, shape, dtype))
 
 
 def iaf_state(shape, p: IAFParameters = IAFParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_reset``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_reset``.
+
+    Example:
+        >>> from spikejax.functional import iaf_state
+        >>> state = iaf_state((8, 5))
+        >>> state._fields, state.v.shape
+        (('z', 'v'), (8, 5))
+    """
     return recurrent_rest(IAFState, iaf_feed_forward_state, shape, p, dtype)
 
 
 def iaf_dynamics(input_current, v, p: IAFParameters, *, detach_reset: bool):
-    """One integrate-and-fire step; returns ``(z, v_new)``. Shared by both steps."""
+    """One integrate-and-fire step; returns ``(z, v_new)``. Shared by both steps.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import IAFParameters, iaf_dynamics
+        >>> v = jnp.array([0.5, 0.5])
+        >>> iaf_dynamics(jnp.array([0.3, 0.6]), v, IAFParameters(), detach_reset=False)
+        (Array([0., 1.], dtype=float32), Array([0.8, 0. ], dtype=float32))
+    """
     v_integrated = v + input_current
     z = threshold(v_integrated - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
@@ -130,6 +175,13 @@ def iaf_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import iaf_feed_forward_step, run
+        >>> final, zs = run(iaf_feed_forward_step, None, jnp.full((12, 1), 0.25))
+        >>> zs[:, 0]                   # no leak: four inputs of 0.25 reach the threshold 1
+        Array([0., 0., 0., 0., 1., 0., 0., 0., 0., 1., 0., 0.], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, iaf_feed_forward_state)
     z, v = iaf_dynamics(input_tensor, state.v, p, detach_reset=detach_reset)
@@ -162,6 +214,14 @@ def iaf_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import iaf_state, iaf_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.5), jnp.zeros((2, 2))
+        >>> z, state = iaf_step(jnp.ones((4, 3)), iaf_state((4, 2)), w_in, w_rec)
+        >>> z[0], state.v[0]       # 1.5 crosses the threshold 1: spike and reset to 0
+        (Array([1., 1.], dtype=float32), Array([0., 0.], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, iaf_state

@@ -33,6 +33,12 @@ def sequence_length(xs: Any, name: str = "xs") -> int:
 
     Raises:
         ValueError: if a leaf has rank 0, the lengths differ, or the length is 0.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import sequence_length
+        >>> sequence_length({"currents": jnp.zeros((5, 2)), "mask": jnp.zeros(5)})
+        5
     """
     leaves = jax.tree_util.tree_leaves(xs)
     if not leaves:
@@ -85,6 +91,22 @@ def run(
     Returns:
         ``(final_state, ys)``, or ``(states, ys)`` with ``record_states=True``; ``ys`` has a
         leading time axis of length ``T``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import run
+        >>> def step(x, total):                       # a running sum
+        ...     total = total + x
+        ...     return total, total
+        >>> final, ys = run(step, jnp.zeros(2), jnp.ones((4, 2)))
+        >>> final, ys[:, 0]
+        (Array([4., 4.], dtype=float32), Array([1., 2., 3., 4.], dtype=float32))
+        >>> _, ys = run(step, jnp.zeros(2), jnp.ones(2), length=3, remat=2)   # constant input
+        >>> ys[:, 0]
+        Array([1., 2., 3.], dtype=float32)
+        >>> states, _ = run(step, jnp.zeros(2), jnp.ones((4, 2)), record_states=True)
+        >>> states.shape
+        (4, 2)
     """
     if length is None:
         length = sequence_length(xs)

@@ -123,6 +123,12 @@ class IzhikevichParameters(NeuronParameters):
         tau_inv: model milliseconds per second of ``dt`` (a step advances ``tau_inv * dt`` ms).
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import IzhikevichParameters
+        >>> p = IzhikevichParameters(a=0.1, d=2.0)           # fast spiking
+        >>> p.a, p.b, p.c, p.d, p.tau_inv
+        (0.1, 0.2, -65.0, 2.0, 250.0)
     """
 
     a: jax.typing.ArrayLike = 0.02
@@ -142,14 +148,30 @@ class IzhikevichParameters(NeuronParameters):
 
 
 class IzhikevichState(NamedTuple):
-    """State of a feed-forward Izhikevich neuron: membrane ``v`` and recovery ``u``."""
+    """State of a feed-forward Izhikevich neuron: membrane ``v`` and recovery ``u``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import IzhikevichState, izhikevich_feed_forward_step
+        >>> state = IzhikevichState(v=jnp.array([-70.0, 35.0]), u=jnp.full(2, -14.0))
+        >>> z, state = izhikevich_feed_forward_step(jnp.zeros(2), state)
+        >>> z, state.v                # above v_th = 30 mV: a spike and a reset to c = -65 mV
+        (Array([0., 1.], dtype=float32), Array([-70., -65.], dtype=float32))
+    """
 
     v: jax.Array
     u: jax.Array
 
 
 class IzhikevichRecurrentState(NamedTuple):
-    """State of a recurrent Izhikevich neuron: last spikes ``z``, membrane ``v``, recovery ``u``."""
+    """State of a recurrent Izhikevich neuron: last spikes ``z``, membrane ``v``, recovery ``u``.
+
+    Example:
+        >>> from spikejax.functional import IzhikevichRecurrentState, izhikevich_state
+        >>> state = izhikevich_state((4, 2))
+        >>> isinstance(state, IzhikevichRecurrentState), state._fields
+        (True, ('z', 'v', 'u'))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -157,7 +179,16 @@ class IzhikevichRecurrentState(NamedTuple):
 
 
 class IzhikevichSpikingBehavior(NamedTuple):
-    """A preset: parameters ``p`` and the initial state ``s`` (scalars), unpacked as ``p, s``."""
+    """A preset: parameters ``p`` and the initial state ``s`` (scalars), unpacked as ``p, s``.
+
+    Example:
+        >>> from spikejax.functional import IZHIKEVICH_PRESETS, IzhikevichSpikingBehavior
+        >>> p, s = IZHIKEVICH_PRESETS["phasic_bursting"]
+        >>> isinstance(IZHIKEVICH_PRESETS["phasic_bursting"], IzhikevichSpikingBehavior)
+        True
+        >>> (p.a, p.b, p.c, p.d), s
+        ((0.02, 0.25, -55.0, 0.05), IzhikevichState(v=-64.0, u=-16.0))
+    """
 
     p: IzhikevichParameters
     s: IzhikevichState
@@ -180,6 +211,12 @@ def create_izhikevich_spiking_behavior(
 
     Note that ``u_rest`` is scaled by ``b`` (Norse's convention), so ``u_rest = v_rest`` starts
     on the ``u``-nullcline.
+
+    Example:
+        >>> from spikejax.functional import create_izhikevich_spiking_behavior
+        >>> fast = create_izhikevich_spiking_behavior(0.1, 0.2, -65.0, 2.0, -70.0, u_rest=-70.0)
+        >>> fast.p.a, fast.s.v, fast.s.u
+        (0.1, -70.0, -14.0)
     """
     p = IzhikevichParameters(a=a, b=b, c=c, d=d, tau_inv=tau_inv)
     return IzhikevichSpikingBehavior(p=p, s=IzhikevichState(v=float(v_rest), u=float(u_rest) * b))
@@ -235,7 +272,14 @@ def _rest_voltage(p: IzhikevichParameters):
 def izhikevich_feed_forward_state(
     shape, p: IzhikevichParameters = IzhikevichParameters(), dtype=jnp.float32
 ) -> IzhikevichState:
-    """The rest state for inputs of ``shape``: the lower fixed point (see the module docs)."""
+    """The rest state for inputs of ``shape``: the lower fixed point (see the module docs).
+
+    Example:
+        >>> from spikejax.functional import izhikevich_feed_forward_state
+        >>> izhikevich_feed_forward_state((2,))             # the lower fixed point
+        IzhikevichState(v=Array([-70., -70.], dtype=float32),
+         u=Array([-14., -14.], dtype=float32))
+    """
     v = _rest_voltage(p)
     return IzhikevichState(v=rest_like(v, shape, dtype), u=rest_like(p.b * v, shape, dtype))
 
@@ -243,7 +287,14 @@ def izhikevich_feed_forward_state(
 def izhikevich_state(
     shape, p: IzhikevichParameters = IzhikevichParameters(), dtype=jnp.float32
 ) -> IzhikevichRecurrentState:
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, the fixed point."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, the fixed point.
+
+    Example:
+        >>> from spikejax.functional import izhikevich_state
+        >>> state = izhikevich_state((8, 5))
+        >>> state._fields, float(state.v[0, 0]), float(state.u[0, 0])
+        (('z', 'v', 'u'), -70.0, -14.0)
+    """
     return recurrent_rest(IzhikevichRecurrentState, izhikevich_feed_forward_state, shape, p, dtype)
 
 
@@ -251,6 +302,16 @@ def izhikevich_dynamics(input_current, v, u, p: IzhikevichParameters, dt, *, det
     """One Euler step of the Izhikevich equations; returns ``(z, v_new, u_new)``.
 
     Shared by the feed-forward and recurrent steps; the operation order is Norse 1.1's.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import IzhikevichParameters, izhikevich_dynamics
+        >>> v, u = jnp.array([-70.0, 35.0]), jnp.full(2, -14.0)
+        >>> z, v, u = izhikevich_dynamics(jnp.zeros(2), v, u, IzhikevichParameters(), 1e-3,
+        ...                               detach_reset=False)
+        >>> z, v, u                   # the spiking neuron resets v to c and raises u by d
+        (Array([0., 1.], dtype=float32), Array([-70., -65.], dtype=float32),
+         Array([-14.       ,  -7.895], dtype=float32))
     """
     v_new = v + p.tau_inv * dt * (p.sq * v**2 + p.mn * v + p.bias - u + input_current)
     u_new = u + p.tau_inv * dt * p.a * (p.b * v - u)
@@ -281,6 +342,13 @@ def izhikevich_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import izhikevich_feed_forward_step, run
+        >>> _, zs = run(izhikevich_feed_forward_step, None, jnp.full((400, 1, 1), 14.0))
+        >>> int(zs.sum())             # tonic spiking for 100 ms of a 14 mV/ms step
+        5
     """
     state = feed_forward_state(
         input_current, state, p, dt, izhikevich_feed_forward_state, name="input_current"
@@ -315,6 +383,14 @@ def izhikevich_recurrent_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import izhikevich_state, izhikevich_step
+        >>> w_in, w_rec = jnp.full((2, 3), 5.0), jnp.zeros((2, 2))
+        >>> z, state = izhikevich_step(jnp.ones((4, 3)), izhikevich_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.v[0]
+        ((4, 2), Array([-66.25, -66.25], dtype=float32))
     """
     # A scalar state (a preset's) broadcasts, as check_step_input allows.
     current, state = recurrent_input(

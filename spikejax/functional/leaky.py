@@ -134,6 +134,12 @@ class LeakyParameters(ResetParameters):
         alpha: the surrogate's sharpness (snnTorch's ``surrogate.atan(alpha=2)``).
         reset_delay: ``True`` (default, snnTorch's too) resets in the step after a spike;
             ``False`` resets in the same step (static).
+
+    Example:
+        >>> from spikejax.functional import LeakyParameters
+        >>> p = LeakyParameters(beta=0.95, reset_mechanism="zero")
+        >>> p.beta, p.threshold, p.reset_mechanism, p.method
+        (0.95, 1.0, 'zero', 'atan')
     """
 
     beta: jax.typing.ArrayLike = 0.9
@@ -145,25 +151,53 @@ class LeakyParameters(ResetParameters):
 
 
 class LeakyState(NamedTuple):
-    """State of a feed-forward Leaky neuron: the membrane ``mem``."""
+    """State of a feed-forward Leaky neuron: the membrane ``mem``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LeakyState, leaky_feed_forward_step
+        >>> z, state = leaky_feed_forward_step(jnp.zeros(2), LeakyState(mem=jnp.array([1.0, 2.0])))
+        >>> z, state.mem              # beta * mem, less the threshold where mem was above it
+        (Array([0., 0.], dtype=float32), Array([0.9       , 0.8], dtype=float32))
+    """
 
     mem: jax.Array
 
 
 class LeakyRecurrentState(NamedTuple):
-    """State of a recurrent Leaky layer: the last spikes ``z`` and the membrane ``mem``."""
+    """State of a recurrent Leaky layer: the last spikes ``z`` and the membrane ``mem``.
+
+    Example:
+        >>> from spikejax.functional import LeakyRecurrentState, leaky_state
+        >>> state = leaky_state((4, 2))
+        >>> isinstance(state, LeakyRecurrentState), state._fields
+        (True, ('z', 'mem'))
+    """
 
     z: jax.Array
     mem: jax.Array
 
 
 def leaky_feed_forward_state(shape, p: LeakyParameters = LeakyParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``mem = 0`` (snnTorch's ``reset_mem``)."""
+    """The rest state for inputs of ``shape``: ``mem = 0`` (snnTorch's ``reset_mem``).
+
+    Example:
+        >>> from spikejax.functional import leaky_feed_forward_state
+        >>> leaky_feed_forward_state((2,))
+        LeakyState(mem=Array([0., 0.], dtype=float32))
+    """
     return LeakyState(mem=jnp.zeros(shape, dtype))
 
 
 def leaky_state(shape, p: LeakyParameters = LeakyParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``mem = 0``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``mem = 0``.
+
+    Example:
+        >>> from spikejax.functional import leaky_state
+        >>> state = leaky_state((8, 5))
+        >>> state._fields, state.mem.shape
+        (('z', 'mem'), (8, 5))
+    """
     return recurrent_rest(LeakyRecurrentState, leaky_feed_forward_state, shape, p, dtype)
 
 
@@ -172,6 +206,14 @@ def clip_decay(decay: jax.typing.ArrayLike) -> jax.Array:
 
     That gradient (torch 2.14) is 1 strictly inside ``(0, 1)`` and 0 elsewhere, the bounds
     included, so a decay of exactly 1 does not learn; ``jnp.clip`` would pass half of it there.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import clip_decay
+        >>> clip_decay(jnp.array([-0.5, 0.9, 1.5]))
+        Array([0. , 0.9, 1. ], dtype=float32)
+        >>> jax.vmap(jax.grad(clip_decay))(jnp.array([0.9, 1.0]))
+        Array([1., 0.], dtype=float32)
     """
     decay = jnp.asarray(decay)
     clipped = jax.lax.stop_gradient(jnp.clip(decay, 0, 1))
@@ -200,6 +242,13 @@ def leaky_dynamics(
         zero_clears_input: for ``"zero"``, reset the new membrane, this step's input included
             (snnTorch's RLeaky, Synaptic and RSynaptic), instead of the previous membrane
             before it decays (snnTorch's Leaky).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LeakyParameters, leaky_dynamics
+        >>> mem = jnp.array([0.5, 1.5])
+        >>> leaky_dynamics(jnp.ones(2), mem, LeakyParameters(), detach_reset=True)
+        (Array([1., 1.], dtype=float32), Array([1.45     , 1.35], dtype=float32))
     """
     reset = threshold(mem - p.threshold, p.method, p.alpha)
     if detach_reset:
@@ -241,6 +290,14 @@ def leaky_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import leaky_feed_forward_step, run
+        >>> _, zs = run(leaky_feed_forward_step, None, jnp.full((20, 1), 0.5))
+        >>> zs[:, 0]
+        Array([0., 0., 1., 0., 1., 0., 0., 1., 0., 1., 0., 0., 1., 0., 1., 0., 1.,
+               0., 0., 1.], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, leaky_feed_forward_state)
     z, mem = leaky_dynamics(input_tensor, state.mem, p, detach_reset=detach_reset)
@@ -273,6 +330,14 @@ def leaky_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import leaky_state, leaky_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = leaky_step(jnp.ones((4, 3)), leaky_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.mem[0]
+        ((4, 2), Array([0.6, 0.6], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, leaky_state

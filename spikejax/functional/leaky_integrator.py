@@ -66,6 +66,12 @@ class LIParameters(NeuronParameters):
         tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
         tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
         v_leak: leak (resting) potential.
+
+    Example:
+        >>> from spikejax.functional import LIParameters
+        >>> p = LIParameters(tau_mem_inv=50.0)
+        >>> p.tau_syn_inv, p.tau_mem_inv, p.v_leak
+        (200.0, 50.0, 0.0)
     """
 
     tau_syn_inv: jax.typing.ArrayLike = 200.0
@@ -76,14 +82,29 @@ class LIParameters(NeuronParameters):
 
 
 class LIState(NamedTuple):
-    """State of a leaky integrator: membrane ``v`` and synaptic current ``i``."""
+    """State of a leaky integrator: membrane ``v`` and synaptic current ``i``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIState, li_feed_forward_step
+        >>> state = LIState(v=jnp.zeros(2), i=jnp.array([0.0, 1.0]))
+        >>> v, state = li_feed_forward_step(jnp.zeros(2), state)
+        >>> v
+        Array([0. , 0.1], dtype=float32)
+    """
 
     v: jax.Array
     i: jax.Array
 
 
 def li_feed_forward_state(shape, p: LIParameters = LIParameters(), dtype=jnp.float32):
-    """The rest state for inputs (or outputs) of ``shape``: ``v = v_leak``, ``i = 0``."""
+    """The rest state for inputs (or outputs) of ``shape``: ``v = v_leak``, ``i = 0``.
+
+    Example:
+        >>> from spikejax.functional import li_feed_forward_state
+        >>> li_feed_forward_state((2,))
+        LIState(v=Array([0., 0.], dtype=float32), i=Array([0., 0.], dtype=float32))
+    """
     return LIState(v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype))
 
 
@@ -91,6 +112,13 @@ def li_dynamics(input_current, v, i, p: LIParameters, dt):
     """One Euler step of the leaky integrator; returns ``(v_new, i_new)``.
 
     The input current jumps first, then ``v`` and ``i`` are integrated (Norse 1.1's order).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIParameters, li_dynamics
+        >>> v, i = li_dynamics(jnp.array(1.0), jnp.array(0.0), jnp.array(0.0), LIParameters(), 1e-3)
+        >>> float(v), float(i)
+        (0.1, 0.8)
     """
     i_jump = i + input_current
     v_new = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i_jump)
@@ -114,6 +142,14 @@ def li_feed_forward_step(
 
     Returns:
         ``(v, state)``: the new membrane voltage and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import li_feed_forward_step, run
+        >>> spikes = jnp.zeros((30, 1, 1)).at[0].set(1.0)    # one input spike at t = 0
+        >>> final, vs = run(li_feed_forward_step, None, spikes)
+        >>> int(vs[:, 0, 0].argmax())                         # the membrane peaks 5 steps later
+        5
     """
     state = feed_forward_state(input_tensor, state, p, dt, li_feed_forward_state)
     v, i = li_dynamics(input_tensor, state.v, state.i, p, dt)
@@ -139,6 +175,14 @@ def li_step(
 
     Returns:
         ``(v, state)``: the new membrane voltage ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import li_feed_forward_state, li_step
+        >>> w = jnp.ones((10, 3))                     # 3 inputs read out into 10 classes
+        >>> v, state = li_step(jnp.ones((4, 3)), li_feed_forward_state((4, 10)), w)
+        >>> v.shape, float(state.i[0, 0])
+        ((4, 10), 2.4)
     """
     check_array("input_tensor", input_tensor)
     check_input_weights(input_tensor, input_weights)

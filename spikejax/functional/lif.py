@@ -75,6 +75,14 @@ class LIFParameters(NeuronParameters):
         v_reset: reset potential.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import LIFParameters
+        >>> p = LIFParameters(tau_mem_inv=50.0, method="atan", alpha=2.0)   # a 20 ms membrane
+        >>> p.tau_mem_inv, p.tau_syn_inv, p.v_th
+        (50.0, 200.0, 1.0)
+        >>> p.replace(v_th=0.5).v_th
+        0.5
     """
 
     tau_syn_inv: jax.typing.ArrayLike = 200.0
@@ -89,7 +97,17 @@ class LIFParameters(NeuronParameters):
 
 
 class LIFState(NamedTuple):
-    """State of a recurrent LIF neuron: last spikes ``z``, membrane ``v``, current ``i``."""
+    """State of a recurrent LIF neuron: last spikes ``z``, membrane ``v``, current ``i``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFState, lif_step
+        >>> zeros = jnp.zeros((1, 2))
+        >>> state = LIFState(z=zeros, v=jnp.array([[0.0, 0.99]]), i=zeros)
+        >>> z, state = lif_step(jnp.ones((1, 3)), state, jnp.ones((2, 3)), jnp.zeros((2, 2)))
+        >>> z
+        Array([[0., 1.]], dtype=float32)
+    """
 
     z: jax.Array
     v: jax.Array
@@ -97,19 +115,41 @@ class LIFState(NamedTuple):
 
 
 class LIFFeedForwardState(NamedTuple):
-    """State of a feed-forward LIF neuron: membrane ``v`` and synaptic current ``i``."""
+    """State of a feed-forward LIF neuron: membrane ``v`` and synaptic current ``i``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFFeedForwardState, lif_feed_forward_step
+        >>> state = LIFFeedForwardState(v=jnp.array([0.0, 0.99]), i=jnp.zeros(2))
+        >>> z, state = lif_feed_forward_step(jnp.full(2, 2.0), state)
+        >>> z
+        Array([0., 1.], dtype=float32)
+    """
 
     v: jax.Array
     i: jax.Array
 
 
 def lif_feed_forward_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``."""
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``.
+
+    Example:
+        >>> from spikejax.functional import lif_feed_forward_state
+        >>> lif_feed_forward_state((2,))
+        LIFFeedForwardState(v=Array([0., 0.], dtype=float32), i=Array([0., 0.], dtype=float32))
+    """
     return LIFFeedForwardState(v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype))
 
 
 def lif_state(shape, p: LIFParameters = LIFParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``.
+
+    Example:
+        >>> from spikejax.functional import lif_state
+        >>> state = lif_state((8, 5))
+        >>> state._fields, state.z.shape
+        (('z', 'v', 'i'), (8, 5))
+    """
     return recurrent_rest(LIFState, lif_feed_forward_state, shape, p, dtype)
 
 
@@ -118,6 +158,14 @@ def lif_dynamics(input_current, v, i, p: LIFParameters, dt, *, detach_reset: boo
 
     As in Norse 1.1, the input current jumps first, then ``v`` and ``i`` are integrated, then
     the neuron spikes and resets. Shared by the feed-forward and recurrent steps.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFParameters, lif_dynamics
+        >>> z, v, i = lif_dynamics(jnp.array(1.0), jnp.array(0.0), jnp.array(0.0), LIFParameters(),
+        ...                        1e-3, detach_reset=False)
+        >>> [float(a) for a in (z, v, i)]  # v += dt * tau_mem_inv * i; i -= dt * tau_syn_inv * i
+        [0.0, 0.1, 0.8]
     """
     i_jump = i + input_current
     v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i_jump)
@@ -148,6 +196,14 @@ def lif_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_feed_forward_step, run
+        >>> xs = jnp.full((100, 1, 2), 0.5)   # 100 steps (0.1 s), batch 1, 2 neurons
+        >>> final, zs = run(lif_feed_forward_step, None, xs)
+        >>> zs.shape, zs.sum(axis=0)
+        ((100, 1, 2), Array([[19., 19.]], dtype=float32))
     """
     state = feed_forward_state(input_tensor, state, p, dt, lif_feed_forward_state)
     z, v, i = lif_dynamics(input_tensor, state.v, state.i, p, dt, detach_reset=detach_reset)
@@ -180,6 +236,16 @@ def lif_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_state, lif_step
+        >>> x = jnp.ones((4, 3))                     # batch 4, 3 inputs
+        >>> w_in = jnp.full((2, 3), 0.2)             # 2 neurons
+        >>> w_rec = jnp.zeros((2, 2))
+        >>> z, state = lif_step(x, lif_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.i[0]
+        ((4, 2), Array([0.48, 0.48], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lif_state

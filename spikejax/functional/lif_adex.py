@@ -102,6 +102,12 @@ class LIFAdExParameters(NeuronParameters):
         v_reset: reset potential.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import LIFAdExParameters
+        >>> p = LIFAdExParameters(adaptation_spike=2.0)
+        >>> p.adaptation_current, p.adaptation_spike, p.tau_ada_inv
+        (4.0, 2.0, 2.0)
     """
 
     adaptation_current: jax.typing.ArrayLike = 4.0
@@ -121,7 +127,14 @@ class LIFAdExParameters(NeuronParameters):
 
 class LIFAdExState(NamedTuple):
     """State of a recurrent AdEx neuron: last spikes ``z``, membrane ``v``, current ``i``,
-    adaptation ``a``."""
+    adaptation ``a``.
+
+    Example:
+        >>> from spikejax.functional import LIFAdExState, lif_adex_state
+        >>> state = lif_adex_state((4, 2))
+        >>> isinstance(state, LIFAdExState), state._fields
+        (True, ('z', 'v', 'i', 'a'))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -130,7 +143,16 @@ class LIFAdExState(NamedTuple):
 
 
 class LIFAdExFeedForwardState(NamedTuple):
-    """State of a feed-forward AdEx neuron: membrane ``v``, current ``i``, adaptation ``a``."""
+    """State of a feed-forward AdEx neuron: membrane ``v``, current ``i``, adaptation ``a``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFAdExFeedForwardState, lif_adex_feed_forward_step
+        >>> state = LIFAdExFeedForwardState(v=jnp.zeros(2), i=jnp.zeros(2), a=jnp.array([0.0, 5.0]))
+        >>> z, state = lif_adex_feed_forward_step(jnp.zeros(2), state)
+        >>> state.v                   # the adaptation current a pulls the membrane down
+        Array([ 0.006767, -0.4932], dtype=float32)
+    """
 
     v: jax.Array
     i: jax.Array
@@ -140,14 +162,28 @@ class LIFAdExFeedForwardState(NamedTuple):
 def lif_adex_feed_forward_state(
     shape, p: LIFAdExParameters = LIFAdExParameters(), dtype=jnp.float32
 ):
-    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``a = 0``."""
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``a = 0``.
+
+    Example:
+        >>> from spikejax.functional import lif_adex_feed_forward_state
+        >>> state = lif_adex_feed_forward_state((2,))
+        >>> state.v, state.a
+        (Array([0., 0.], dtype=float32), Array([0., 0.], dtype=float32))
+    """
     zeros = jnp.zeros(shape, dtype)
     return LIFAdExFeedForwardState(v=rest_like(p.v_leak, shape, dtype), i=zeros, a=zeros)
 
 
 def lif_adex_state(shape, p: LIFAdExParameters = LIFAdExParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``,
-    ``i = 0``, ``a = 0``."""
+    ``i = 0``, ``a = 0``.
+
+    Example:
+        >>> from spikejax.functional import lif_adex_state
+        >>> state = lif_adex_state((8, 5))
+        >>> state._fields, state.a.shape
+        (('z', 'v', 'i', 'a'), (8, 5))
+    """
     return recurrent_rest(LIFAdExState, lif_adex_feed_forward_state, shape, p, dtype)
 
 
@@ -158,6 +194,15 @@ def lif_adex_dynamics(input_current, v, i, a, p: LIFAdExParameters, dt, *, detac
     subtracted from the drive; ``a`` relaxes towards ``adaptation_current * (v - v_leak)``
     (at the old ``v``) and jumps by ``adaptation_spike`` at a spike. ``detach_reset`` stops the
     gradient through the spike in both the voltage reset and the adaptation jump.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFAdExParameters, lif_adex_dynamics
+        >>> zero = jnp.array(0.0)
+        >>> z, v, i, a = lif_adex_dynamics(zero, jnp.array(1.5), zero, zero, LIFAdExParameters(),
+        ...                                1e-3, detach_reset=False)
+        >>> [round(float(x), 4) for x in (z, v, i, a)]   # above threshold: spike, reset, a jumps
+        [1.0, 0.0, 0.0, 0.032]
     """
     a_decayed = a + dt * p.tau_ada_inv * (p.adaptation_current * (v - p.v_leak) - a)
     z, v_new, i_new = lif_ex_dynamics(
@@ -188,6 +233,15 @@ def lif_adex_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFAdExParameters, lif_adex_feed_forward_step, run
+        >>> p = LIFAdExParameters(adaptation_spike=0.5)
+        >>> step = lambda x, state: lif_adex_feed_forward_step(x, state, p)
+        >>> _, zs = run(step, None, jnp.full((200, 1, 1), 1.0))
+        >>> int(zs[:100].sum()), int(zs[100:].sum())     # adaptation: fewer spikes later
+        (10, 1)
     """
     state = feed_forward_state(input_tensor, state, p, dt, lif_adex_feed_forward_state)
     z, v, i, a = lif_adex_dynamics(
@@ -224,6 +278,14 @@ def lif_adex_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_adex_state, lif_adex_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = lif_adex_step(jnp.ones((4, 3)), lif_adex_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.v[0]
+        ((4, 2), Array([0.06677, 0.06677], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lif_adex_state

@@ -103,6 +103,12 @@ class LIFBoxParameters(NeuronParameters):
         alpha: the surrogate's sharpness.
         reset_method: ``"value"`` (to ``v_reset``), ``"subtract"`` (``v_th`` is subtracted), or
             a callable ``reset(z, v, v_reset, v_th)`` (Norse's ``reset_method``).
+
+    Example:
+        >>> from spikejax.functional import LIFBoxParameters
+        >>> p = LIFBoxParameters(tau_mem_inv=50.0, reset_method="subtract")
+        >>> p.tau_mem_inv, p.v_th, p.reset_method
+        (50.0, 1.0, 'subtract')
     """
 
     tau_mem_inv: jax.typing.ArrayLike = 100.0
@@ -121,25 +127,57 @@ class LIFBoxParameters(NeuronParameters):
 
 
 class LIFBoxState(NamedTuple):
-    """State of a recurrent boxed LIF neuron: last spikes ``z`` and membrane ``v``."""
+    """State of a recurrent boxed LIF neuron: last spikes ``z`` and membrane ``v``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFBoxState, lif_box_step
+        >>> state = LIFBoxState(z=jnp.zeros((1, 2)), v=jnp.array([[0.0, 0.95]]))
+        >>> w_in, w_rec = jnp.full((2, 1), 3.0), jnp.zeros((2, 2))
+        >>> z, state = lif_box_step(jnp.ones((1, 1)), state, w_in, w_rec)
+        >>> z
+        Array([[0., 1.]], dtype=float32)
+    """
 
     z: jax.Array
     v: jax.Array
 
 
 class LIFBoxFeedForwardState(NamedTuple):
-    """State of a feed-forward boxed LIF neuron: membrane ``v``."""
+    """State of a feed-forward boxed LIF neuron: membrane ``v``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFBoxFeedForwardState, lif_box_feed_forward_step
+        >>> state = LIFBoxFeedForwardState(v=jnp.array([0.0, 0.95]))
+        >>> z, state = lif_box_feed_forward_step(jnp.full(2, 3.0), state)
+        >>> z, state.v
+        (Array([0., 1.], dtype=float32), Array([0.3, 0. ], dtype=float32))
+    """
 
     v: jax.Array
 
 
 def lif_box_feed_forward_state(shape, p: LIFBoxParameters = LIFBoxParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = v_leak``."""
+    """The rest state for inputs of ``shape``: ``v = v_leak``.
+
+    Example:
+        >>> from spikejax.functional import lif_box_feed_forward_state
+        >>> lif_box_feed_forward_state((2,))
+        LIFBoxFeedForwardState(v=Array([0., 0.], dtype=float32))
+    """
     return LIFBoxFeedForwardState(v=rest_like(p.v_leak, shape, dtype))
 
 
 def lif_box_state(shape, p: LIFBoxParameters = LIFBoxParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``.
+
+    Example:
+        >>> from spikejax.functional import lif_box_state
+        >>> state = lif_box_state((8, 5))
+        >>> state._fields, state.z.shape
+        (('z', 'v'), (8, 5))
+    """
     return recurrent_rest(LIFBoxState, lif_box_feed_forward_state, shape, p, dtype)
 
 
@@ -147,6 +185,14 @@ def lif_box_dynamics(input_current, v, p: LIFBoxParameters, dt, *, detach_reset:
     """One Euler step of the boxed LIF equations; returns ``(z, v_new)``.
 
     Shared by the feed-forward and recurrent steps.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFBoxParameters, lif_box_dynamics
+        >>> z, v = lif_box_dynamics(jnp.array(2.0), jnp.array(0.5), LIFBoxParameters(), 1e-3,
+        ...                         detach_reset=False)
+        >>> float(z), float(v)        # v += dt * tau_mem_inv * (v_leak - v + x) = 0.15
+        (0.0, 0.65)
     """
     # Norse's order of operations, so that float32 results agree bit for bit where possible.
     v_decayed = v + dt * p.tau_mem_inv * (input_current + p.v_leak - v)
@@ -176,6 +222,13 @@ def lif_box_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_box_feed_forward_step, run
+        >>> final, zs = run(lif_box_feed_forward_step, None, jnp.full((100, 1, 2), 2.0))
+        >>> zs.sum(axis=0)            # spikes in 0.1 s
+        Array([[14., 14.]], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, lif_box_feed_forward_state)
     z, v = lif_box_dynamics(input_tensor, state.v, p, dt, detach_reset=detach_reset)
@@ -210,6 +263,14 @@ def lif_box_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_box_state, lif_box_step
+        >>> w_in, w_rec = jnp.full((2, 3), 1.0), jnp.zeros((2, 2))
+        >>> z, state = lif_box_step(jnp.ones((4, 3)), lif_box_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.v[0]
+        ((4, 2), Array([0.3, 0.3], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lif_box_state

@@ -102,6 +102,12 @@ class LIFExParameters(NeuronParameters):
         v_reset: reset potential.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import LIFExParameters
+        >>> p = LIFExParameters(delta_T=0.2)
+        >>> p.delta_T, p.tau_mem_inv, p.v_th
+        (0.2, 100.0, 1.0)
     """
 
     delta_T: jax.typing.ArrayLike = 0.5
@@ -117,7 +123,14 @@ class LIFExParameters(NeuronParameters):
 
 
 class LIFExState(NamedTuple):
-    """State of a recurrent LIFEx neuron: last spikes ``z``, membrane ``v``, current ``i``."""
+    """State of a recurrent LIFEx neuron: last spikes ``z``, membrane ``v``, current ``i``.
+
+    Example:
+        >>> from spikejax.functional import LIFExState, lif_ex_state
+        >>> state = lif_ex_state((4, 2))
+        >>> isinstance(state, LIFExState), state._fields
+        (True, ('z', 'v', 'i'))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -125,19 +138,42 @@ class LIFExState(NamedTuple):
 
 
 class LIFExFeedForwardState(NamedTuple):
-    """State of a feed-forward LIFEx neuron: membrane ``v`` and synaptic current ``i``."""
+    """State of a feed-forward LIFEx neuron: membrane ``v`` and synaptic current ``i``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFExFeedForwardState, lif_ex_feed_forward_step
+        >>> state = LIFExFeedForwardState(v=jnp.array([0.0, 1.5]), i=jnp.zeros(2))
+        >>> z, state = lif_ex_feed_forward_step(jnp.zeros(2), state)
+        >>> z, state.v                # above the threshold: a spike, and v is reset
+        (Array([0., 1.], dtype=float32), Array([0.006767, 0.        ], dtype=float32))
+    """
 
     v: jax.Array
     i: jax.Array
 
 
 def lif_ex_feed_forward_state(shape, p: LIFExParameters = LIFExParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``."""
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``.
+
+    Example:
+        >>> from spikejax.functional import lif_ex_feed_forward_state
+        >>> lif_ex_feed_forward_state((2,))
+        LIFExFeedForwardState(v=Array([0., 0.], dtype=float32),
+         i=Array([0., 0.], dtype=float32))
+    """
     return LIFExFeedForwardState(v=rest_like(p.v_leak, shape, dtype), i=jnp.zeros(shape, dtype))
 
 
 def lif_ex_state(shape, p: LIFExParameters = LIFExParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``.
+
+    Example:
+        >>> from spikejax.functional import lif_ex_state
+        >>> state = lif_ex_state((8, 5))
+        >>> state._fields, state.v.shape
+        (('z', 'v', 'i'), (8, 5))
+    """
     return recurrent_rest(LIFExState, lif_ex_feed_forward_state, shape, p, dtype)
 
 
@@ -152,6 +188,12 @@ def exponential_current(v: jax.Array, p) -> jax.Array:
 
     The exponent is clamped at :data:`MAX_EXPONENT` (see the module docs). ``p`` is any
     parameter set with ``delta_T`` and ``v_th`` (LIFEx, AdEx).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFExParameters, exponential_current
+        >>> exponential_current(jnp.array([0.0, 1.0, 2.0]), LIFExParameters())   # delta_T at v_th
+        Array([0.06767, 0.5       , 3.6945  ], dtype=float32)
     """
     exponent = (v - p.v_th) / p.delta_T
     exponent = jnp.minimum(exponent, _max_exponent(jnp.result_type(exponent)))
@@ -167,6 +209,15 @@ def lif_ex_dynamics(
     exponential at the old ``v``), then the neuron spikes and resets. ``adaptation`` is an
     extra current subtracted in the voltage equation: the AdEx model
     (:mod:`spikejax.functional.lif_adex`) passes its adaptation current ``a`` here.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFExParameters, lif_ex_dynamics
+        >>> zero = jnp.array(0.0)
+        >>> z, v, i = lif_ex_dynamics(jnp.array(1.0), zero, zero, LIFExParameters(), 1e-3,
+        ...                           detach_reset=False)
+        >>> [round(float(a), 4) for a in (z, v, i)]
+        [0.0, 0.1068, 0.8]
     """
     i_jump = i + input_current
     drive = (p.v_leak - v) + exponential_current(v, p) + i_jump
@@ -199,6 +250,13 @@ def lif_ex_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_ex_feed_forward_step, run
+        >>> _, zs = run(lif_ex_feed_forward_step, None, jnp.full((100, 1, 2), 0.5))
+        >>> zs.sum(axis=0)            # spikes in 0.1 s
+        Array([[19., 19.]], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, lif_ex_feed_forward_state)
     z, v, i = lif_ex_dynamics(input_tensor, state.v, state.i, p, dt, detach_reset=detach_reset)
@@ -232,6 +290,14 @@ def lif_ex_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_ex_state, lif_ex_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = lif_ex_step(jnp.ones((4, 3)), lif_ex_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.v[0]
+        ((4, 2), Array([0.06677, 0.06677], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lif_ex_state

@@ -74,6 +74,12 @@ class LIFRefracParameters(NeuronParameters):
     Attributes:
         lif: the :class:`~spikejax.functional.LIFParameters` of the LIF integration.
         rho_reset: refractory period in steps, the value of the counter after a spike.
+
+    Example:
+        >>> from spikejax.functional import LIFParameters, LIFRefracParameters
+        >>> p = LIFRefracParameters(lif=LIFParameters(tau_mem_inv=50.0), rho_reset=10.0)
+        >>> p.lif.tau_mem_inv, p.rho_reset
+        (50.0, 10.0)
     """
 
     lif: LIFParameters = struct.field(default_factory=LIFParameters)
@@ -90,14 +96,32 @@ class LIFRefracParameters(NeuronParameters):
 
 
 class LIFRefracState(NamedTuple):
-    """State of a recurrent refractory LIF neuron: the ``lif`` state and the counter ``rho``."""
+    """State of a recurrent refractory LIF neuron: the ``lif`` state and the counter ``rho``.
+
+    Example:
+        >>> from spikejax.functional import LIFRefracState, lif_refrac_state
+        >>> state = lif_refrac_state((4, 2))
+        >>> isinstance(state, LIFRefracState), state.lif._fields, state.rho.shape
+        (True, ('z', 'v', 'i'), (4, 2))
+    """
 
     lif: LIFState
     rho: jax.Array
 
 
 class LIFRefracFeedForwardState(NamedTuple):
-    """State of a feed-forward refractory LIF neuron: the ``lif`` state and the counter ``rho``."""
+    """State of a feed-forward refractory LIF neuron: the ``lif`` state and the counter ``rho``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFFeedForwardState, LIFRefracFeedForwardState
+        >>> from spikejax.functional import lif_refrac_feed_forward_step
+        >>> lif = LIFFeedForwardState(v=jnp.full(2, 0.5), i=jnp.full(2, 10.0))
+        >>> state = LIFRefracFeedForwardState(lif=lif, rho=jnp.array([0.0, 3.0]))
+        >>> z, state = lif_refrac_feed_forward_step(jnp.zeros(2), state)
+        >>> z, state.rho              # the second neuron is refractory: no spike, counter down by 1
+        (Array([1., 0.], dtype=float32), Array([5., 2.], dtype=float32))
+    """
 
     lif: LIFFeedForwardState
     rho: jax.Array
@@ -106,13 +130,27 @@ class LIFRefracFeedForwardState(NamedTuple):
 def lif_refrac_feed_forward_state(
     shape, p: LIFRefracParameters = LIFRefracParameters(), dtype=jnp.float32
 ):
-    """The rest state for inputs of ``shape``: LIF at rest and ``rho = 0`` (not refractory)."""
+    """The rest state for inputs of ``shape``: LIF at rest and ``rho = 0`` (not refractory).
+
+    Example:
+        >>> from spikejax.functional import lif_refrac_feed_forward_state
+        >>> state = lif_refrac_feed_forward_state((2,))
+        >>> state.lif.v, state.rho
+        (Array([0., 0.], dtype=float32), Array([0., 0.], dtype=float32))
+    """
     lif = lif_feed_forward_state(shape, p.lif, dtype)
     return LIFRefracFeedForwardState(lif=lif, rho=jnp.zeros(shape, dtype))
 
 
 def lif_refrac_state(shape, p: LIFRefracParameters = LIFRefracParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: LIF at rest, ``rho = 0``."""
+    """The rest state of a recurrent layer with outputs of ``shape``: LIF at rest, ``rho = 0``.
+
+    Example:
+        >>> from spikejax.functional import lif_refrac_state
+        >>> state = lif_refrac_state((8, 5))
+        >>> state._fields, state.lif._fields
+        (('lif', 'rho'), ('z', 'v', 'i'))
+    """
     return LIFRefracState(lif=lif_state(shape, p.lif, dtype), rho=jnp.zeros(shape, dtype))
 
 
@@ -124,6 +162,16 @@ def compute_refractory_update(rho, v_old, z_new, v_new, p: LIFRefracParameters):
         v_old: the voltage before the LIF step, kept while refractory.
         z_new, v_new: the spikes and voltage the LIF step produced.
         p: the parameters.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFRefracParameters, compute_refractory_update
+        >>> rho = jnp.array([0.0, 2.0])                        # the second neuron is refractory
+        >>> v, z, rho = compute_refractory_update(rho, jnp.array([0.3, 0.3]), jnp.array([1.0, 1.0]),
+        ...                                       jnp.array([0.0, 0.0]), LIFRefracParameters())
+        >>> v, z, rho
+        (Array([0. , 0.3], dtype=float32), Array([1., 0.], dtype=float32),
+         Array([5., 1.], dtype=float32))
     """
     refractory = threshold(rho, p.lif.method, p.lif.alpha)
     v = (1 - refractory) * v_new + refractory * v_old
@@ -157,6 +205,17 @@ def lif_refrac_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LIFRefracParameters, run
+        >>> from spikejax.functional import lif_feed_forward_step, lif_refrac_feed_forward_step
+        >>> xs = jnp.full((100, 1), 2.0)
+        >>> p = LIFRefracParameters(rho_reset=10.0)
+        >>> _, refractory = run(lambda x, s: lif_refrac_feed_forward_step(x, s, p), None, xs)
+        >>> _, plain = run(lif_feed_forward_step, None, xs)
+        >>> int(refractory.sum()), int(plain.sum())          # the refractory period slows it down
+        (9, 49)
     """
     state = feed_forward_state(input_tensor, state, p, dt, lif_refrac_feed_forward_state)
     z, v, i, rho = _refrac_dynamics(input_tensor, state.lif, state.rho, p, dt, detach_reset)
@@ -190,6 +249,14 @@ def lif_refrac_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_refrac_state, lif_refrac_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = lif_refrac_step(jnp.ones((4, 3)), lif_refrac_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.lif.i[0], state.rho[0]
+        ((4, 2), Array([0.48, 0.48], dtype=float32), Array([0., 0.], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lif_refrac_state,

@@ -140,6 +140,13 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, *, reduction: str = "mea
     """Softmax cross-entropy of ``(B, C)`` logits against integer or one-hot ``labels``.
 
     Equal to PyTorch's ``nll_loss(log_softmax(logits), labels)`` for integer labels.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import cross_entropy
+        >>> logits = jnp.array([[2.0, 0.0], [0.0, 0.0]])
+        >>> cross_entropy(logits, jnp.array([0, 1]), reduction="none")   # -log softmax
+        Array([0.1269, 0.6931 ], dtype=float32)
     """
     check_rank("logits", logits, 2, "(B, C)")
     _check_reduction(reduction)
@@ -161,6 +168,15 @@ def ce_rate_loss(
 
     With ``per_step=True``, the cross-entropy of ``scale * spikes[t]`` averaged over the ``T``
     steps instead (snnTorch's ``ce_rate_loss``, which has ``scale=1``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ce_rate_loss
+        >>> spikes = jnp.zeros((10, 2, 3)).at[:, 0, 0].set(1.0).at[:, 1, 2].set(1.0)  # (T, B, C)
+        >>> ce_rate_loss(spikes, jnp.array([0, 2]), scale=5.0)          # right classes fire: low
+        Array(0.01339, dtype=float32)
+        >>> ce_rate_loss(spikes, jnp.array([1, 1]), scale=5.0)          # wrong classes: high
+        Array(5.0134, dtype=float32)
     """
     _check_record("spikes", spikes)
     _check_reduction(reduction)
@@ -176,7 +192,15 @@ def ce_rate_loss(
 def ce_count_loss(
     spikes: jax.Array, labels: jax.Array, *, scale: float = 1.0, reduction: str = "mean"
 ) -> jax.Array:
-    """Cross-entropy of the spike counts, ``scale * sum_t spikes``, as logits (snnTorch's)."""
+    """Cross-entropy of the spike counts, ``scale * sum_t spikes``, as logits (snnTorch's).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ce_count_loss
+        >>> spikes = jnp.zeros((10, 1, 3)).at[:3, 0, 1].set(1.0)      # class 1 spikes 3 times
+        >>> ce_count_loss(spikes, jnp.array([1]))                       # logits (0, 3, 0)
+        Array(0.09492, dtype=float32)
+    """
     _check_record("spikes", spikes)
     return cross_entropy(scale * jnp.sum(_as_float(spikes), axis=0), labels, reduction=reduction)
 
@@ -188,6 +212,13 @@ def ce_max_membrane_loss(
 
     The decoding of Norse's MNIST task and snnTorch's ``ce_max_membrane_loss``; the gradient
     reaches each neuron's voltage at its maximum step only.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ce_max_membrane_loss
+        >>> voltages = jnp.zeros((5, 1, 2)).at[2, 0, 0].set(4.0)      # (T, B, C) readout voltages
+        >>> ce_max_membrane_loss(voltages, jnp.array([0]))              # logits max_t v = (4, 0)
+        Array(0.01815, dtype=float32)
     """
     _check_record("voltages", voltages)
     return cross_entropy(jnp.max(_as_float(voltages), axis=0), labels, reduction=reduction)
@@ -207,6 +238,13 @@ def mse_count_loss(
     ``floor(T * incorrect_rate)`` for the others (snnTorch truncates with ``int``); rates are
     fractions of steps in ``[0, 1]``. One-hot label rows mix the two targets linearly.
     ``reduction="none"`` gives the ``(B, C)`` entries, ``"mean"`` their mean (as snnTorch).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import mse_count_loss
+        >>> spikes = jnp.zeros((10, 1, 2)).at[:, 0, 0].set(1.0)      # class 0 fires every step
+        >>> mse_count_loss(spikes, jnp.array([0]), correct_rate=0.8, incorrect_rate=0.2)
+        Array(0.4, dtype=float32)
     """
     _check_record("spikes", spikes)
     _check_reduction(reduction)
@@ -243,6 +281,15 @@ def first_spike_time_surrogate(spikes: jax.Array, *, method: str = "survival") -
     ``"straight_through"`` is snnTorch's ``FirstSpike`` sign estimator: the gradient is
     :math:`-1` at the first spike's step (the last step for a silent neuron) and 0 elsewhere.
     snnTorch itself gives silent neurons the time ``T - 1`` rather than ``T``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import first_spike_time_surrogate
+        >>> spikes = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])  # (T=3, N=2)
+        >>> first_spike_time_surrogate(spikes)                          # silent neurons get T
+        Array([1., 3.], dtype=float32)
+        >>> jax.grad(lambda z: first_spike_time_surrogate(z)[0])(spikes)[:, 0]
+        Array([-1., -2., -0.], dtype=float32)
     """
     check_min_rank("spikes", spikes, 1, "(T, ...)")
     if method not in FIRST_SPIKE_METHODS:
@@ -278,6 +325,15 @@ def ce_first_spike_loss(
     The true class is pushed to spike first. ``method`` picks the gradient of the first-spike
     time (:func:`first_spike_time_surrogate`); ``method="straight_through"`` is snnTorch's
     ``ce_temporal_loss`` (which gives silent neurons ``T - 1`` instead of ``T``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import ce_first_spike_loss
+        >>> spikes = jnp.zeros((10, 1, 2)).at[2, 0, 0].set(1.0).at[7, 0, 1].set(1.0)
+        >>> ce_first_spike_loss(spikes, jnp.array([0]))                 # class 0 spikes first: low
+        Array(0.006715, dtype=float32)
+        >>> ce_first_spike_loss(spikes, jnp.array([1]))
+        Array(5.0067, dtype=float32)
     """
     _check_record("spikes", spikes)
     times = first_spike_time_surrogate(spikes, method=method)
@@ -288,6 +344,12 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     """Fraction of samples whose largest ``(B, C)`` logit is the label's class.
 
     Ties go to the lowest class index (``argmax``). One-hot labels count their argmax.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import accuracy
+        >>> accuracy(jnp.array([[2.0, 1.0], [0.0, 3.0], [5.0, 0.0]]), jnp.array([0, 1, 1]))
+        Array(0.6667, dtype=float32)
     """
     check_rank("logits", logits, 2, "(B, C)")
     indices = _label_indices(labels, *logits.shape)
@@ -295,18 +357,42 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def accuracy_rate(spikes: jax.Array, labels: jax.Array) -> jax.Array:
-    """Accuracy of the most-spiking class (spike count over time; ties to the lowest index)."""
+    """Accuracy of the most-spiking class (spike count over time; ties to the lowest index).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import accuracy_rate
+        >>> spikes = jnp.zeros((10, 2, 3)).at[:, 0, 0].set(1.0).at[:, 1, 2].set(1.0)
+        >>> accuracy_rate(spikes, jnp.array([0, 1]))
+        Array(0.5, dtype=float32)
+    """
     _check_record("spikes", spikes)
     return accuracy(jnp.sum(_as_float(spikes), axis=0), labels)
 
 
 def accuracy_max_membrane(voltages: jax.Array, labels: jax.Array) -> jax.Array:
-    """Accuracy of the class with the highest membrane voltage over time (Norse's MNIST task)."""
+    """Accuracy of the class with the highest membrane voltage over time (Norse's MNIST task).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import accuracy_max_membrane
+        >>> voltages = jnp.zeros((5, 2, 2)).at[1, 0, 1].set(3.0).at[4, 1, 0].set(1.0)
+        >>> accuracy_max_membrane(voltages, jnp.array([1, 0]))
+        Array(1., dtype=float32)
+    """
     _check_record("voltages", voltages)
     return accuracy(jnp.max(_as_float(voltages), axis=0), labels)
 
 
 def accuracy_first_spike(spikes: jax.Array, labels: jax.Array) -> jax.Array:
-    """Accuracy of the class that spikes first (ties, silent outputs included, to the lowest index)."""
+    """Accuracy of the class that spikes first (ties, silent outputs included, to the lowest index).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import accuracy_first_spike
+        >>> spikes = jnp.zeros((10, 1, 2)).at[2, 0, 0].set(1.0).at[7, 0, 1].set(1.0)
+        >>> accuracy_first_spike(spikes, jnp.array([0]))
+        Array(1., dtype=float32)
+    """
     _check_record("spikes", spikes)
     return accuracy(-_hard_first_spike(spikes).astype(jnp.float32), labels)

@@ -96,6 +96,12 @@ class LSNNParameters(NeuronParameters):
         beta: threshold jump :math:`\\beta` at each spike.
         method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
         alpha: the surrogate's sharpness.
+
+    Example:
+        >>> from spikejax.functional import LSNNParameters
+        >>> p = LSNNParameters(beta=0.5)
+        >>> p.tau_adapt_inv, p.beta, p.v_th
+        (0.00125, 0.5, 1.0)
     """
 
     tau_syn_inv: jax.typing.ArrayLike = 200.0
@@ -113,7 +119,17 @@ class LSNNParameters(NeuronParameters):
 
 class LSNNState(NamedTuple):
     """State of a recurrent LSNN neuron: last spikes ``z``, membrane ``v``, current ``i``,
-    adaptive threshold ``b``."""
+    adaptive threshold ``b``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LSNNState, lsnn_step
+        >>> zeros = jnp.zeros((1, 2))
+        >>> state = LSNNState(z=zeros, v=jnp.array([[0.0, 0.99]]), i=zeros + 2.0, b=zeros + 1.0)
+        >>> z, state = lsnn_step(jnp.ones((1, 1)), state, jnp.ones((2, 1)), jnp.zeros((2, 2)))
+        >>> z, state.b                # a spike raises the threshold b by beta = 1.8
+        (Array([[0., 1.]], dtype=float32), Array([[1. , 2.8]], dtype=float32))
+    """
 
     z: jax.Array
     v: jax.Array
@@ -122,7 +138,16 @@ class LSNNState(NamedTuple):
 
 
 class LSNNFeedForwardState(NamedTuple):
-    """State of a feed-forward LSNN neuron: membrane ``v``, current ``i``, threshold ``b``."""
+    """State of a feed-forward LSNN neuron: membrane ``v``, current ``i``, threshold ``b``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LSNNFeedForwardState, lsnn_feed_forward_step
+        >>> state = LSNNFeedForwardState(v=jnp.zeros(2), i=jnp.ones(2), b=jnp.array([1.0, 0.05]))
+        >>> z, state = lsnn_feed_forward_step(jnp.zeros(2), state)
+        >>> z                         # only the neuron with the low threshold b fires
+        Array([0., 1.], dtype=float32)
+    """
 
     v: jax.Array
     i: jax.Array
@@ -130,7 +155,15 @@ class LSNNFeedForwardState(NamedTuple):
 
 
 def lsnn_feed_forward_state(shape, p: LSNNParameters = LSNNParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``b = v_th``."""
+    """The rest state for inputs of ``shape``: ``v = v_leak``, ``i = 0``, ``b = v_th``.
+
+    Example:
+        >>> from spikejax.functional import lsnn_feed_forward_state
+        >>> state = lsnn_feed_forward_state((2,))
+        >>> state.v, state.i, state.b
+        (Array([0., 0.], dtype=float32), Array([0., 0.], dtype=float32),
+         Array([1., 1.], dtype=float32))
+    """
     return LSNNFeedForwardState(
         v=rest_like(p.v_leak, shape, dtype),
         i=jnp.zeros(shape, dtype),
@@ -140,7 +173,14 @@ def lsnn_feed_forward_state(shape, p: LSNNParameters = LSNNParameters(), dtype=j
 
 def lsnn_state(shape, p: LSNNParameters = LSNNParameters(), dtype=jnp.float32):
     """The rest state of a recurrent layer with outputs of ``shape``: no spikes,
-    ``v = v_leak``, ``i = 0``, ``b = v_th``."""
+    ``v = v_leak``, ``i = 0``, ``b = v_th``.
+
+    Example:
+        >>> from spikejax.functional import lsnn_state
+        >>> state = lsnn_state((8, 5))
+        >>> state._fields, float(state.b[0, 0])
+        (('z', 'v', 'i', 'b'), 1.0)
+    """
     return recurrent_rest(LSNNState, lsnn_feed_forward_state, shape, p, dtype)
 
 
@@ -151,6 +191,15 @@ def lsnn_dynamics(input_current, v, i, b, p: LSNNParameters, dt, *, detach_reset
     ``v > b``, reset ``v`` and raise ``b``, and only then add ``input_current`` to ``i``.
     ``detach_reset`` stops the gradient through the spike in both the reset and the threshold
     jump. Shared by the feed-forward and recurrent steps.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import LSNNParameters, lsnn_dynamics
+        >>> one, zero = jnp.array(1.0), jnp.array(0.0)
+        >>> p = LSNNParameters()
+        >>> z, v, i, b = lsnn_dynamics(zero, zero, one, one, p, 1e-3, detach_reset=False)
+        >>> [round(float(a), 4) for a in (z, v, i, b)]
+        [0.0, 0.1, 0.8, 1.0]
     """
     v_decayed = v + dt * p.tau_mem_inv * ((p.v_leak - v) + i)
     i_decayed = i + (-dt * p.tau_syn_inv * i)
@@ -183,6 +232,14 @@ def lsnn_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lsnn_feed_forward_step, run
+        >>> xs = jnp.full((300, 1, 1), 1.0)
+        >>> _, zs = run(lsnn_feed_forward_step, None, xs)
+        >>> int(zs[:150].sum()), int(zs[150:].sum())     # the threshold adapts: fewer spikes later
+        (3, 0)
     """
     state = feed_forward_state(input_tensor, state, p, dt, lsnn_feed_forward_state)
     z, v, i, b = lsnn_dynamics(
@@ -219,6 +276,14 @@ def lsnn_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lsnn_state, lsnn_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = lsnn_step(jnp.ones((4, 3)), lsnn_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.i[0]       # the input current is added at the end of the step
+        ((4, 2), Array([0.6, 0.6], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, lsnn_state

@@ -98,7 +98,17 @@ def firing_rate_loss(
     population_mean: bool = False,
     reduction: str = "mean",
 ) -> jax.Array:
-    """Squared distance of each firing rate from ``target_rate`` (per-step, or Hz with ``dt``)."""
+    """Squared distance of each firing rate from ``target_rate`` (per-step, or Hz with ``dt``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import firing_rate_loss
+        >>> spikes = jnp.zeros((100, 1, 2)).at[::10, 0, 0].set(1.0)   # 10 % and 0 % of the steps
+        >>> firing_rate_loss(spikes, 0.1, reduction="none").round(6)
+        Array([[0.  , 0.01]], dtype=float32)
+        >>> round(float(firing_rate_loss(spikes, 50.0, dt=1e-3)))     # rates in Hz: 100 and 0
+        2500
+    """
     _check_reduction(reduction)
     check_non_negative("target_rate", target_rate)
     rates = _rates(spikes, dt, batch_mean, population_mean)
@@ -115,7 +125,15 @@ def firing_rate_upper_bound_loss(
     population_mean: bool = False,
     reduction: str = "mean",
 ) -> jax.Array:
-    """``max(0, rate - bound) ** power``: penalises only rates above ``bound``."""
+    """``max(0, rate - bound) ** power``: penalises only rates above ``bound``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import firing_rate_upper_bound_loss
+        >>> spikes = jnp.zeros((100, 1, 2)).at[::2, 0, 0].set(1.0)    # rates 0.5 and 0
+        >>> firing_rate_upper_bound_loss(spikes, 0.2, reduction="none")    # only 0.5 > 0.2 costs
+        Array([[0.09, 0.  ]], dtype=float32)
+    """
     return _one_sided_rate_loss(spikes, bound, +1.0, dt, power, batch_mean, population_mean, reduction)
 
 
@@ -129,7 +147,15 @@ def firing_rate_lower_bound_loss(
     population_mean: bool = False,
     reduction: str = "mean",
 ) -> jax.Array:
-    """``max(0, bound - rate) ** power``: penalises only rates below ``bound``."""
+    """``max(0, bound - rate) ** power``: penalises only rates below ``bound``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import firing_rate_lower_bound_loss
+        >>> spikes = jnp.zeros((100, 1, 2)).at[::2, 0, 0].set(1.0)    # rates 0.5 and 0
+        >>> firing_rate_lower_bound_loss(spikes, 0.2, reduction="none")    # only 0 < 0.2 costs
+        Array([[0.  , 0.04]], dtype=float32)
+    """
     return _one_sided_rate_loss(spikes, bound, -1.0, dt, power, batch_mean, population_mean, reduction)
 
 
@@ -151,7 +177,15 @@ def _activity(x: Any, per_step: bool) -> jax.Array:
 def l1_activity_loss(
     x: jax.Array, *, per_step: bool = False, reduction: str = "mean"
 ) -> jax.Array:
-    """L1 penalty ``|sum_t x|`` (spike counts), or ``|x_t|`` at every step with ``per_step``."""
+    """L1 penalty ``|sum_t x|`` (spike counts), or ``|x_t|`` at every step with ``per_step``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import l1_activity_loss
+        >>> spikes = jnp.zeros((10, 1, 2)).at[:3, 0, 0].set(1.0)      # 3 and 0 spikes
+        >>> l1_activity_loss(spikes, reduction="sum")
+        Array(3., dtype=float32)
+    """
     _check_reduction(reduction)
     return _reduce(jnp.abs(_activity(x, per_step)), reduction)
 
@@ -159,20 +193,44 @@ def l1_activity_loss(
 def l2_activity_loss(
     x: jax.Array, *, per_step: bool = False, reduction: str = "mean"
 ) -> jax.Array:
-    """L2 penalty ``(sum_t x) ** 2`` (squared spike counts), or ``x_t ** 2`` with ``per_step``."""
+    """L2 penalty ``(sum_t x) ** 2`` (squared spike counts), or ``x_t ** 2`` with ``per_step``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import l2_activity_loss
+        >>> spikes = jnp.zeros((10, 1, 2)).at[:3, 0, 0].set(1.0)      # 3 and 0 spikes
+        >>> l2_activity_loss(spikes, reduction="sum")
+        Array(9., dtype=float32)
+    """
     _check_reduction(reduction)
     return _reduce(_activity(x, per_step) ** 2, reduction)
 
 
 def spike_accumulator(z: jax.Array, cell_state: Any = None, state: Optional[Any] = None) -> jax.Array:
-    """The running spike count: ``state + sum(z)`` (a scalar; ``state=None`` starts at 0)."""
+    """The running spike count: ``state + sum(z)`` (a scalar; ``state=None`` starts at 0).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import spike_accumulator
+        >>> count = spike_accumulator(jnp.array([1.0, 0.0, 1.0]))
+        >>> spike_accumulator(jnp.array([1.0, 1.0, 0.0]), None, count)
+        Array(4., dtype=float32)
+    """
     check_array("z", z)
     total = jnp.sum(z)
     return total if state is None else state + total
 
 
 def voltage_accumulator(z: jax.Array, cell_state: Any, state: Optional[Any] = None) -> jax.Array:
-    """The running sum of membrane voltages ``cell_state.v`` (``state=None`` starts at 0)."""
+    """The running sum of membrane voltages ``cell_state.v`` (``state=None`` starts at 0).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_feed_forward_step, voltage_accumulator
+        >>> z, state = lif_feed_forward_step(jnp.ones(2), None)
+        >>> voltage_accumulator(z, state)                   # state.v, summed over the steps
+        Array([0.1, 0.1], dtype=float32)
+    """
     if not hasattr(cell_state, "v"):
         raise TypeError(
             f"cell_state must be a neuron state with a voltage field `v`, "
@@ -191,7 +249,18 @@ def regularize_step(
     accumulator: Accumulator = spike_accumulator,
     state: Optional[Any] = None,
 ) -> Tuple[jax.Array, Any]:
-    """One regularisation step: ``(z, accumulator(z, cell_state, state))`` (Norse's signature)."""
+    """One regularisation step: ``(z, accumulator(z, cell_state, state))`` (Norse's signature).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import lif_feed_forward_step, regularize_step
+        >>> state, count = None, None
+        >>> for _ in range(20):
+        ...     z, state = lif_feed_forward_step(jnp.full(3, 2.0), state)
+        ...     z, count = regularize_step(z, state, state=count)
+        >>> count                                           # spikes of all 3 neurons in 20 steps
+        Array(27., dtype=float32)
+    """
     if not callable(accumulator):
         raise TypeError(f"accumulator must be callable, got {type(accumulator).__name__}")
     return z, accumulator(z, cell_state, state)

@@ -93,6 +93,12 @@ class SynapticParameters(ResetParameters):
         alpha: the surrogate's sharpness (not the synaptic decay; see ``alpha_syn``).
         reset_delay: ``True`` (default) resets in the step after a spike; ``False`` in the same
             step (static).
+
+    Example:
+        >>> from spikejax.functional import SynapticParameters
+        >>> p = SynapticParameters(alpha_syn=0.8, beta=0.7)
+        >>> p.alpha_syn, p.beta, p.threshold, p.alpha      # alpha is the surrogate's sharpness
+        (0.8, 0.7, 1.0, 2.0)
     """
 
     alpha_syn: jax.typing.ArrayLike = 0.9
@@ -105,14 +111,30 @@ class SynapticParameters(ResetParameters):
 
 
 class SynapticState(NamedTuple):
-    """State of a feed-forward Synaptic neuron: synaptic current ``syn`` and membrane ``mem``."""
+    """State of a feed-forward Synaptic neuron: synaptic current ``syn`` and membrane ``mem``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import SynapticState, synaptic_feed_forward_step
+        >>> state = SynapticState(syn=jnp.array([0.0, 1.0]), mem=jnp.zeros(2))
+        >>> z, state = synaptic_feed_forward_step(jnp.zeros(2), state)
+        >>> state.syn, state.mem      # syn decays by alpha_syn = 0.9 and drives mem
+        (Array([0. , 0.9], dtype=float32), Array([0. , 0.9], dtype=float32))
+    """
 
     syn: jax.Array
     mem: jax.Array
 
 
 class SynapticRecurrentState(NamedTuple):
-    """State of a recurrent Synaptic layer: last spikes ``z``, current ``syn``, membrane ``mem``."""
+    """State of a recurrent Synaptic layer: last spikes ``z``, current ``syn``, membrane ``mem``.
+
+    Example:
+        >>> from spikejax.functional import SynapticRecurrentState, synaptic_state
+        >>> state = synaptic_state((4, 2))
+        >>> isinstance(state, SynapticRecurrentState), state._fields
+        (True, ('z', 'syn', 'mem'))
+    """
 
     z: jax.Array
     syn: jax.Array
@@ -122,12 +144,26 @@ class SynapticRecurrentState(NamedTuple):
 def synaptic_feed_forward_state(
     shape, p: SynapticParameters = SynapticParameters(), dtype=jnp.float32
 ):
-    """The rest state for inputs of ``shape``: ``syn = mem = 0``."""
+    """The rest state for inputs of ``shape``: ``syn = mem = 0``.
+
+    Example:
+        >>> from spikejax.functional import synaptic_feed_forward_state
+        >>> state = synaptic_feed_forward_state((2,))
+        >>> state.syn, state.mem
+        (Array([0., 0.], dtype=float32), Array([0., 0.], dtype=float32))
+    """
     return SynapticState(syn=jnp.zeros(shape, dtype), mem=jnp.zeros(shape, dtype))
 
 
 def synaptic_state(shape, p: SynapticParameters = SynapticParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, zero currents."""
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, zero currents.
+
+    Example:
+        >>> from spikejax.functional import synaptic_state
+        >>> state = synaptic_state((8, 5))
+        >>> state._fields, state.syn.shape
+        (('z', 'syn', 'mem'), (8, 5))
+    """
     return recurrent_rest(SynapticRecurrentState, synaptic_feed_forward_state, shape, p, dtype)
 
 
@@ -137,6 +173,16 @@ def synaptic_dynamics(input_current, syn, mem, p: SynapticParameters, *, detach_
     Shared by the feed-forward and recurrent steps. The membrane update is
     :func:`~spikejax.functional.leaky_dynamics` driven by the new synaptic current; snnTorch's
     ``"zero"`` reset clears that whole new membrane.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import SynapticParameters, synaptic_dynamics
+        >>> zeros = jnp.zeros(2)
+        >>> p = SynapticParameters()
+        >>> x = jnp.array([0.5, 1.0])
+        >>> z, syn, mem = synaptic_dynamics(x, zeros, zeros, p, detach_reset=True)
+        >>> syn, mem
+        (Array([0.5, 1. ], dtype=float32), Array([0.5, 1. ], dtype=float32))
     """
     syn_new = clip_decay(p.alpha_syn) * syn + input_current
     z, mem_new = leaky_dynamics(
@@ -164,6 +210,14 @@ def synaptic_feed_forward_step(
 
     Returns:
         ``(z, state)``: the spikes and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import synaptic_feed_forward_step, run
+        >>> _, zs = run(synaptic_feed_forward_step, None, jnp.full((20, 1), 0.1))
+        >>> zs[:, 0]
+        Array([0., 0., 0., 0., 0., 1., 0., 0., 1., 0., 1., 0., 1., 0., 1., 0., 1.,
+               1., 0., 1.], dtype=float32)
     """
     state = feed_forward_state(input_tensor, state, p, dt, synaptic_feed_forward_state)
     z, syn, mem = synaptic_dynamics(
@@ -198,6 +252,14 @@ def synaptic_step(
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import synaptic_state, synaptic_step
+        >>> w_in, w_rec = jnp.full((2, 3), 0.2), jnp.zeros((2, 2))
+        >>> z, state = synaptic_step(jnp.ones((4, 3)), synaptic_state((4, 2)), w_in, w_rec)
+        >>> z.shape, state.syn[0], state.mem[0]
+        ((4, 2), Array([0.6, 0.6], dtype=float32), Array([0.6, 0.6], dtype=float32))
     """
     current, state = recurrent_input(
         input_tensor, state, input_weights, recurrent_weights, p, dt, synaptic_state

@@ -12,20 +12,20 @@ or given directly as a callable.
 
 Built-in methods (the derivative used in the backward pass, and the default ``alpha``):
 
-=================== ======================================================== =========
-name                backward :math:`\partial z / \partial x`                 alpha
-=================== ======================================================== =========
-``super``           :math:`1 / (\alpha |x| + 1)^2` (SuperSpike, Norse)        100
-``triangle``        :math:`\alpha \max(0, 1 - |x|)` (Norse)                  0.3
-``tanh``            :math:`1 - \tanh^2(\alpha x)` (Norse)                    1
-``circ``            :math:`\alpha^3 / (\alpha^2 + x^2)^{3/2}` (Norse)         1
-``heavi_erfc``      :math:`2 e^{-(\alpha x)^2} / \sqrt{\pi}` (Norse)          1
-``heaviside``       :math:`0` (no surrogate)                                 --
-``atan``            :math:`\frac{\alpha}{2} / (1 + (\frac{\pi}{2}\alpha x)^2)` (snnTorch) 2
-``sigmoid``         :math:`\alpha e^{-\alpha x} / (1 + e^{-\alpha x})^2` (snnTorch) 25
-``fast_sigmoid``    :math:`1 / (\alpha |x| + 1)^2` (snnTorch)                 25
-``straight_through`` :math:`1` (snnTorch)                                    --
-=================== ======================================================== =========
+==================== ===================================================================== =====
+name                 backward :math:`\partial z / \partial x`                              alpha
+==================== ===================================================================== =====
+``super``            :math:`1 / (\alpha |x| + 1)^2` (SuperSpike, Norse)                    100
+``triangle``         :math:`\alpha \max(0, 1 - |x|)` (Norse)                               0.3
+``tanh``             :math:`1 - \tanh^2(\alpha x)` (Norse)                                 1
+``circ``             :math:`\alpha^3 / (\alpha^2 + x^2)^{3/2}` (Norse)                     1
+``heavi_erfc``       :math:`2 e^{-(\alpha x)^2} / \sqrt{\pi}` (Norse)                      1
+``heaviside``        :math:`0` (no surrogate)                                              --
+``atan``             :math:`\frac{\alpha}{2} / (1 + (\frac{\pi}{2}\alpha x)^2)` (snnTorch) 2
+``sigmoid``          :math:`\alpha e^{-\alpha x} / (1 + e^{-\alpha x})^2` (snnTorch)       25
+``fast_sigmoid``     :math:`1 / (\alpha |x| + 1)^2` (snnTorch)                             25
+``straight_through`` :math:`1` (snnTorch)                                                  --
+==================== ===================================================================== =====
 
 Note:
     Norse 1.1.0's SuperSpike backward ignores ``alpha`` and computes :math:`1/(|x| + 1)^2`.
@@ -66,7 +66,15 @@ GradFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 class Surrogate(NamedTuple):
-    """A named surrogate: ``grad(x, alpha)`` is the backward derivative."""
+    """A named surrogate: ``grad(x, alpha)`` is the backward derivative.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import Surrogate, threshold
+        >>> box = Surrogate("box", lambda x, alpha: (jnp.abs(x) < alpha).astype(x.dtype), 0.5)
+        >>> threshold(jnp.array([-1.0, 1.0]), box)
+        Array([0., 1.], dtype=float32)
+    """
 
     name: str
     grad: GradFn
@@ -77,7 +85,14 @@ SurrogateLike = Union[str, Surrogate, Callable[[jax.Array, jax.Array], jax.Array
 
 
 def heaviside(x: jax.Array) -> jax.Array:
-    """Heaviside step, ``1`` where ``x > 0`` and ``0`` elsewhere, in ``x``'s dtype (no gradient)."""
+    """Heaviside step, ``1`` where ``x > 0`` and ``0`` elsewhere, in ``x``'s dtype (no gradient).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import heaviside
+        >>> heaviside(jnp.array([-1.0, 0.0, 2.0]))
+        Array([0., 0., 1.], dtype=float32)
+    """
     x = jnp.asarray(x)
     return (x > 0).astype(x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.float32)
 
@@ -135,6 +150,16 @@ def register_surrogate(name: str, grad: GradFn, default_alpha: float = 1.0) -> S
 
     Returns:
         The registered :class:`Surrogate`.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import LIFParameters, register_surrogate, threshold
+        >>> gaussian = lambda x, alpha: jnp.exp(-((alpha * x) ** 2))
+        >>> register_surrogate("my_gaussian", gaussian, default_alpha=2.0).name
+        'my_gaussian'
+        >>> p = LIFParameters(method="my_gaussian")            # now usable by name
+        >>> float(jax.grad(lambda x: threshold(x, "my_gaussian"))(1.0))   # exp(-4)
+        0.01832
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
@@ -161,7 +186,13 @@ for _name, _fn, _alpha in [
 
 
 def surrogate_names() -> tuple[str, ...]:
-    """Names of all registered surrogate methods."""
+    """Names of all registered surrogate methods.
+
+    Example:
+        >>> from spikejax.functional import surrogate_names
+        >>> "super" in surrogate_names() and "atan" in surrogate_names()
+        True
+    """
     return tuple(_REGISTRY)
 
 
@@ -171,6 +202,15 @@ def resolve_surrogate(method: SurrogateLike) -> Surrogate:
     Raises:
         ValueError: for an unknown name, listing the known ones.
         TypeError: for anything that is neither a string nor callable.
+
+    Example:
+        >>> from spikejax.functional import resolve_surrogate
+        >>> resolve_surrogate("atan").name, resolve_surrogate("atan").default_alpha
+        ('atan', 2.0)
+        >>> resolve_surrogate("nope")
+        Traceback (most recent call last):
+            ...
+        ValueError: method must be one of [...] or a callable ..., got unknown surrogate 'nope'
     """
     if isinstance(method, Surrogate):
         return method
@@ -213,6 +253,15 @@ def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.
 
     Returns:
         Spikes (0 or 1) with the shape and dtype of ``x``.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import threshold
+        >>> x = jnp.array([-0.1, 0.0, 0.1])
+        >>> threshold(x)
+        Array([0., 0., 1.], dtype=float32)
+        >>> jax.grad(lambda x: threshold(x, "atan", 2.0).sum())(x)   # the surrogate's derivative
+        Array([0.9102, 1.       , 0.9102], dtype=float32)
     """
     surrogate = resolve_surrogate(method)
     x = jnp.asarray(x)
@@ -223,12 +272,26 @@ def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.
 
 
 def sign(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.Array:
-    """Signed spike ``2 * threshold(x) - 1`` (values -1 or 1) with the same surrogate."""
+    """Signed spike ``2 * threshold(x) - 1`` (values -1 or 1) with the same surrogate.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import sign
+        >>> sign(jnp.array([-0.5, 0.5]))
+        Array([-1.,  1.], dtype=float32)
+    """
     return 2 * threshold(x, method, alpha) - 1
 
 
 def surrogate_gradient(method: SurrogateLike, x: jax.Array, alpha=None) -> jax.Array:
-    """The backward derivative of ``method`` at ``x`` (what ``grad(threshold)`` returns per element)."""
+    """The backward derivative of ``method`` at ``x`` (what ``grad(threshold)`` returns per element).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import surrogate_gradient
+        >>> surrogate_gradient("triangle", jnp.array([0.0, 0.5, 2.0]), 0.3)  # alpha max(0, 1 - |x|)
+        Array([0.3 , 0.15, 0.  ], dtype=float32)
+    """
     surrogate = resolve_surrogate(method)
     x = jnp.asarray(x, dtype=jnp.result_type(x, jnp.float32))
     alpha = jnp.asarray(surrogate.default_alpha if alpha is None else alpha, dtype=x.dtype)

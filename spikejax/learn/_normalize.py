@@ -88,6 +88,14 @@ def normalize_weights(
 
     Returns:
         The normalised weights, with the shape and dtype of ``w``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import normalize_weights
+        >>> w = jnp.array([[1.0, 3.0], [0.0, 0.0]])
+        >>> normalize_weights(w, order=1, scale=2.0)     # each row sums to 2; zero rows stay zero
+        Array([[0.5, 1.5],
+               [0. , 0. ]], dtype=float32)
     """
     check_array("w", w)
     _check_options(order, scale, epsilon)
@@ -114,6 +122,15 @@ def normalize(
     Every parameter leaf is normalised as :func:`normalize_weights` does (same arguments); chain
     it after the rule that proposes the change, e.g. ``optax.chain(stdp, normalize(1, 78.4))``.
     ``update`` needs ``params``.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> from spikejax.learn import normalize
+        >>> tx = normalize(order=1, scale=1.0)
+        >>> w = jnp.array([[1.0, 3.0]])
+        >>> updates, _ = tx.update(jnp.zeros_like(w), tx.init(w), w)
+        >>> optax.apply_updates(w, updates)
+        Array([[0.25, 0.75]], dtype=float32)
     """
     _check_options(order, scale, epsilon)
 

@@ -66,13 +66,27 @@ _EPSILON = 1e-12  # torch.nn.functional.normalize's default, as Inferno uses it
 
 
 class MaxRateState(NamedTuple):
-    """The classifier state: accumulated per-class rates ``rates`` ``(N, K)``."""
+    """The classifier state: accumulated per-class rates ``rates`` ``(N, K)``.
+
+    Example:
+        >>> from spikejax.learn import MaxRateState, max_rate_init
+        >>> state = max_rate_init(3, 2)
+        >>> isinstance(state, MaxRateState), state.rates.shape
+        (True, (3, 2))
+    """
 
     rates: jax.Array
 
 
 def max_rate_init(n_neurons: int, n_classes: int, dtype=jnp.float32) -> MaxRateState:
-    """A classifier that has seen nothing: all rates zero, ``(n_neurons, n_classes)``."""
+    """A classifier that has seen nothing: all rates zero, ``(n_neurons, n_classes)``.
+
+    Example:
+        >>> from spikejax.learn import max_rate_init
+        >>> max_rate_init(2, n_classes=3).rates
+        Array([[0., 0., 0.],
+               [0., 0., 0.]], dtype=float32)
+    """
     n_neurons = check_int("n_neurons", n_neurons)
     n_classes = check_int("n_classes", n_classes)
     return MaxRateState(rates=jnp.zeros((n_neurons, n_classes), dtype))
@@ -127,6 +141,15 @@ def max_rate_update(
 
     Returns:
         The new state.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import max_rate_init, max_rate_update
+        >>> rates = jnp.array([[4.0, 0.0], [2.0, 0.0], [0.0, 3.0]])   # (B, N)
+        >>> state = max_rate_update(max_rate_init(2, 2), rates, jnp.array([0, 0, 1]))
+        >>> state.rates              # the class means of each neuron's rate
+        Array([[3., 0.],
+               [0., 3.]], dtype=float32)
     """
     n_neurons, n_classes = _check_state(state)
     _check_rates(rates, n_neurons)
@@ -142,19 +165,43 @@ def max_rate_update(
 
 
 def max_rate_proportions(state: MaxRateState) -> jax.Array:
-    """Rates normalised per neuron to sum to 1 over the classes, ``(N, K)`` (0 for silent ones)."""
+    """Rates normalised per neuron to sum to 1 over the classes, ``(N, K)`` (0 for silent ones).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateState, max_rate_proportions
+        >>> max_rate_proportions(MaxRateState(rates=jnp.array([[3.0, 1.0], [0.0, 0.0]])))
+        Array([[0.75, 0.25],
+               [0.  , 0.  ]], dtype=float32)
+    """
     _check_state(state)
     total = jnp.sum(jnp.abs(state.rates), axis=-1, keepdims=True)
     return state.rates / jnp.maximum(total, _EPSILON)
 
 
 def max_rate_assignments(state: MaxRateState) -> jax.Array:
-    """The class of each neuron, ``(N,)``: its largest proportion (first on ties)."""
+    """The class of each neuron, ``(N,)``: its largest proportion (first on ties).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateState, max_rate_assignments
+        >>> rates = jnp.array([[3.0, 1.0], [0.0, 2.0], [1.0, 1.0]])     # (N, K)
+        >>> max_rate_assignments(MaxRateState(rates=rates))          # ties go to the first class
+        Array([0, 1, 0], dtype=int32)
+    """
     return jnp.argmax(max_rate_proportions(state), axis=-1).astype(jnp.int32)
 
 
 def max_rate_occurrences(state: MaxRateState) -> jax.Array:
-    """How many neurons are assigned to each class, ``(K,)``."""
+    """How many neurons are assigned to each class, ``(K,)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateState, max_rate_occurrences
+        >>> rates = jnp.array([[3.0, 1.0], [0.0, 2.0], [5.0, 1.0]])     # (N, K)
+        >>> max_rate_occurrences(MaxRateState(rates=rates))
+        Array([2, 1], dtype=int32)
+    """
     n_classes = _check_state(state)[1]
     return jax.nn.one_hot(max_rate_assignments(state), n_classes, dtype=jnp.int32).sum(axis=0)
 
@@ -162,7 +209,15 @@ def max_rate_occurrences(state: MaxRateState) -> jax.Array:
 def max_rate_logits(
     state: MaxRateState, rates: jax.Array, *, proportional: bool = True
 ) -> jax.Array:
-    """Class logits ``(B, K)``: the (proportion-weighted) mean rate of each class's neurons."""
+    """Class logits ``(B, K)``: the (proportion-weighted) mean rate of each class's neurons.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateState, max_rate_logits
+        >>> state = MaxRateState(rates=jnp.array([[1.0, 0.0], [0.0, 1.0]]))   # neuron k: class k
+        >>> max_rate_logits(state, jnp.array([[2.0, 5.0]]))
+        Array([[2., 5.]], dtype=float32)
+    """
     n_neurons, n_classes = _check_state(state)
     _check_rates(rates, n_neurons)
     proportions = max_rate_proportions(state)
@@ -176,7 +231,15 @@ def max_rate_logits(
 def max_rate_predict(
     state: MaxRateState, rates: jax.Array, *, proportional: bool = True
 ) -> jax.Array:
-    """Predicted classes ``(B,)`` of spike rates ``(B, N)``: the largest logit (first on ties)."""
+    """Predicted classes ``(B,)`` of spike rates ``(B, N)``: the largest logit (first on ties).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateState, max_rate_predict
+        >>> state = MaxRateState(rates=jnp.array([[1.0, 0.0], [0.0, 1.0]]))
+        >>> max_rate_predict(state, jnp.array([[2.0, 5.0], [3.0, 1.0]]))
+        Array([1, 0], dtype=int32)
+    """
     logits = max_rate_logits(state, rates, proportional=proportional)
     return jnp.argmax(logits, axis=-1).astype(jnp.int32)
 
@@ -192,6 +255,18 @@ class MaxRateClassifier:
 
     Calling it with spike rates ``(B, N)`` (or spikes ``(T, B, N)``, averaged over time as
     Inferno does) and labels predicts first, then updates; ``labels=None`` only predicts.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import MaxRateClassifier
+        >>> classifier = MaxRateClassifier(3, 2)
+        >>> rates = jnp.array([[5.0, 0.0, 1.0], [0.0, 4.0, 1.0]])   # (B, N)
+        >>> classifier(rates, jnp.array([0, 1]))      # predicts (knowing nothing yet), then learns
+        Array([0, 0], dtype=int32)
+        >>> classifier(rates)                         # predicts only
+        Array([0, 1], dtype=int32)
+        >>> classifier.assignments
+        Array([0, 1, 0], dtype=int32)
     """
 
     def __init__(self, n_neurons: int, n_classes: int, *, decay: float = 0.0,

@@ -93,7 +93,15 @@ __all__ = [
 
 
 class PlasticityState(NamedTuple):
-    """State of a plasticity transformation: the rule's state for every weight (a pytree)."""
+    """State of a plasticity transformation: the rule's state for every weight (a pytree).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import PlasticityState, stdp
+        >>> state = stdp(pre_shape=(4, 3), post_shape=(4, 2)).init(jnp.zeros((2, 3)))
+        >>> isinstance(state, PlasticityState), state.rule_state.t_pre.shape
+        (True, (4, 3))
+    """
 
     rule_state: Any
 
@@ -147,6 +155,22 @@ def plasticity_rule(
     Returns:
         A transformation whose ``update(updates, state, params, *, pre, post, ...)`` returns
         ``updates + dw`` for every weight and the new state.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> from spikejax.functional.plasticity import STDPParameters, stdp_state, stdp_step
+        >>> from spikejax.learn import plasticity_rule
+        >>> p = STDPParameters(eta_plus=0.1)
+        >>> step = lambda pre, post, state, w: stdp_step(pre, post, state, w, p)
+        >>> tx = plasticity_rule(step, stdp_state, pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state = tx.init(w)
+        >>> for pre, post in [([[1.0, 0.0]], [[0.0]]), ([[0.0, 0.0]], [[1.0]])]:
+        ...     pre, post = jnp.array(pre), jnp.array(post)
+        ...     dw, state = tx.update(jnp.zeros_like(w), state, w, pre=pre, post=post)
+        ...     w = optax.apply_updates(w, dw)
+        >>> (w > 0.5).tolist()
+        [[True, False]]
     """
     required = ("pre", "post") + tuple(extra_args)
 
@@ -209,6 +233,19 @@ def stdp(p: STDPParameters = STDPParameters(), *, pre_shape, post_shape, dt: flo
 
     ``update(updates, state, params, *, pre, post)``. With ``p.hardbound`` the update keeps the
     weights in ``[p.w_min, p.w_max]``, as Norse's step does.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import STDPParameters
+        >>> from spikejax.learn import stdp
+        >>> tx = stdp(STDPParameters(eta_plus=0.1), pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state, zeros = tx.init(w), jnp.zeros_like(w)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = tx.update(zeros, state, w, pre=pre, post=0 * post)       # input 0 spikes
+        >>> dw, state = tx.update(zeros, state, w, pre=0 * pre, post=post)      # then the output
+        >>> (dw > 0).tolist()
+        [[True, False]]
     """
     step = functools.partial(_call, stdp_step, p=p, dt=dt)
     return plasticity_rule(step, stdp_state, pre_shape=pre_shape, post_shape=post_shape,
@@ -221,6 +258,19 @@ def inferno_stdp(p: InfernoSTDPParameters = InfernoSTDPParameters(), *, pre_shap
 
     ``update(updates, state, params, *, pre, post)``; ``dt`` in seconds, ``p``'s time
     constants in ms.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import InfernoSTDPParameters
+        >>> from spikejax.learn import inferno_stdp
+        >>> tx = inferno_stdp(InfernoSTDPParameters(), pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state, zeros = tx.init(w), jnp.zeros_like(w)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = tx.update(zeros, state, w, pre=pre, post=0 * post)
+        >>> dw, state = tx.update(zeros, state, w, pre=0 * pre, post=post)
+        >>> (dw > 0).tolist()
+        [[True, False]]
     """
     step = functools.partial(_call, inferno_stdp_step, p=p, dt=dt, bound=bound)
     return plasticity_rule(step, stdp_state, pre_shape=pre_shape, post_shape=post_shape,
@@ -229,7 +279,20 @@ def inferno_stdp(p: InfernoSTDPParameters = InfernoSTDPParameters(), *, pre_shap
 
 def triplet_stdp(p: TripletSTDPParameters = TripletSTDPParameters(), *, pre_shape, post_shape,
                  dt: float = 1e-3, bound: Optional[Callable] = None):
-    """Triplet STDP (:func:`~spikejax.functional.plasticity.triplet_stdp_step`)."""
+    """Triplet STDP (:func:`~spikejax.functional.plasticity.triplet_stdp_step`).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import triplet_stdp
+        >>> tx = triplet_stdp(pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state, zeros = tx.init(w), jnp.zeros_like(w)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = tx.update(zeros, state, w, pre=pre, post=0 * post)
+        >>> dw, state = tx.update(zeros, state, w, pre=0 * pre, post=post)
+        >>> (dw > 0).tolist()
+        [[True, False]]
+    """
     step = functools.partial(_call, triplet_stdp_step, p=p, dt=dt, bound=bound)
     return plasticity_rule(step, triplet_stdp_state, pre_shape=pre_shape, post_shape=post_shape,
                            name="triplet_stdp")
@@ -241,6 +304,18 @@ def mstdp(p: MSTDPParameters = MSTDPParameters(), *, pre_shape, post_shape, dt: 
 
     ``update(updates, state, params, *, pre, post, reward)``; ``reward`` is a scalar or
     ``(B,)`` (for a pytree of weights: one per weight, with params' structure).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import mstdp
+        >>> tx = mstdp(pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state, zeros = tx.init(w), jnp.zeros_like(w)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = tx.update(zeros, state, w, pre=pre, post=0 * post, reward=-1.0)
+        >>> dw, state = tx.update(zeros, state, w, pre=0 * pre, post=post, reward=-1.0)
+        >>> (dw < 0).tolist()        # pre before post, but punished: the synapse weakens
+        [[True, False]]
     """
     step = functools.partial(_call, mstdp_step, p=p, dt=dt, bound=bound)
     return plasticity_rule(step, stdp_state, pre_shape=pre_shape, post_shape=post_shape,
@@ -249,7 +324,21 @@ def mstdp(p: MSTDPParameters = MSTDPParameters(), *, pre_shape, post_shape, dt: 
 
 def mstdpet(p: MSTDPParameters = MSTDPParameters(), *, pre_shape, post_shape, dt: float = 1e-3,
             bound: Optional[Callable] = None):
-    """MSTDPET (:func:`~spikejax.functional.plasticity.mstdpet_step`); arguments as :func:`mstdp`."""
+    """MSTDPET (:func:`~spikejax.functional.plasticity.mstdpet_step`); arguments as :func:`mstdp`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import mstdpet
+        >>> tx = mstdpet(pre_shape=(1, 2), post_shape=(1, 1))
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state, zeros = tx.init(w), jnp.zeros_like(w)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = tx.update(zeros, state, w, pre=pre, post=0 * post, reward=0.0)
+        >>> _, state = tx.update(zeros, state, w, pre=0 * pre, post=post, reward=0.0)
+        >>> dw, state = tx.update(zeros, state, w, pre=0 * pre, post=0 * post, reward=1.0)
+        >>> (dw > 0).tolist()        # the reward comes after the pairing
+        [[True, False]]
+    """
     step = functools.partial(_call, mstdpet_step, p=p, dt=dt, bound=bound)
     return plasticity_rule(step, mstdpet_state, pre_shape=pre_shape, post_shape=post_shape,
                            extra_args=("reward",), name="mstdpet")
@@ -278,7 +367,17 @@ def _bounding(name: str, bound_fn: Callable, lower, upper) -> optax.GradientTran
 
 def bound_power(*, lower=None, upper=None, lower_power=1.0, upper_power=1.0):
     """Soft power bounds: ``u > 0`` scaled by ``(upper - w)**upper_power``, ``u < 0`` by
-    ``(w - lower)**lower_power`` (Inferno's ``bound_power``)."""
+    ``(w - lower)**lower_power`` (Inferno's ``bound_power``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import bound_power
+        >>> tx = bound_power(lower=0.0, upper=1.0, upper_power=2.0)
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> updates, _ = tx.update(jnp.full(3, 0.1), tx.init(w), w)
+        >>> updates                  # 0.1 * (1 - w) ** 2
+        Array([0.1  , 0.025, 0.   ], dtype=float32)
+    """
     check_non_negative("upper_power", upper_power)
     check_non_negative("lower_power", lower_power)
     fn = functools.partial(_bounds.bound_power, upper_power=upper_power, lower_power=lower_power)
@@ -286,17 +385,47 @@ def bound_power(*, lower=None, upper=None, lower_power=1.0, upper_power=1.0):
 
 
 def bound_multiplicative(*, lower=None, upper=None):
-    """Soft multiplicative bounds: ``u > 0`` scaled by ``upper - w``, ``u < 0`` by ``w - lower``."""
+    """Soft multiplicative bounds: ``u > 0`` scaled by ``upper - w``, ``u < 0`` by ``w - lower``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import bound_multiplicative
+        >>> tx = bound_multiplicative(lower=0.0, upper=1.0)
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> tx.update(jnp.full(3, 0.1), tx.init(w), w)[0]       # potentiation: times (1 - w)
+        Array([0.1 , 0.05, 0.  ], dtype=float32)
+        >>> tx.update(jnp.full(3, -0.1), tx.init(w), w)[0]      # depression: times w
+        Array([ 0.  , -0.05, -0.1 ], dtype=float32)
+    """
     return _bounding("bound_multiplicative", _bounds.bound_multiplicative, lower, upper)
 
 
 def bound_sharp(*, lower=None, upper=None):
-    """Hard bounds: no potentiation at or above ``upper``, no depression at or below ``lower``."""
+    """Hard bounds: no potentiation at or above ``upper``, no depression at or below ``lower``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.learn import bound_sharp
+        >>> tx = bound_sharp(lower=0.0, upper=1.0)
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> tx.update(jnp.full(3, 0.1), tx.init(w), w)[0]       # none at the upper bound
+        Array([0.1, 0.1, 0. ], dtype=float32)
+    """
     return _bounding("bound_sharp", _bounds.bound_sharp, lower, upper)
 
 
 def clamp(min=None, max=None):  # noqa: A002 - optax-style names for the bounds
-    """The update that keeps ``params + updates`` in ``[min, max]`` (either may be ``None``)."""
+    """The update that keeps ``params + updates`` in ``[min, max]`` (either may be ``None``).
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> from spikejax.learn import clamp
+        >>> tx = clamp(min=0.0, max=1.0)
+        >>> w = jnp.array([0.2, 0.9])
+        >>> updates, _ = tx.update(jnp.array([-0.5, 0.5]), tx.init(w), w)
+        >>> optax.apply_updates(w, updates)
+        Array([0., 1.], dtype=float32)
+    """
     if min is None and max is None:
         raise ValueError("clamp needs min or max (or both), got neither")
     check_bounds("min", min, "max", max)

@@ -72,7 +72,15 @@ Initializer = Callable[..., jax.Array]
 
 
 def uniform_init(low: float = 0.0, high: float = 1.0) -> Initializer:
-    """An initialiser drawing uniformly from ``[low, high)`` (Inferno's default is ``[0, 1)``)."""
+    """An initialiser drawing uniformly from ``[low, high)`` (Inferno's default is ``[0, 1)``).
+
+    Example:
+        >>> import jax
+        >>> from spikejax.nn import uniform_init
+        >>> w = uniform_init(0.0, 0.1)(jax.random.key(0), (3, 4), "float32")
+        >>> w.shape, bool((w >= 0).all() and (w < 0.1).all())
+        ((3, 4), True)
+    """
     if is_concrete(low) and is_concrete(high) and not float(low) <= float(high):
         raise ValueError(f"uniform_init needs low <= high, got low={low}, high={high}")
 
@@ -83,7 +91,14 @@ def uniform_init(low: float = 0.0, high: float = 1.0) -> Initializer:
 
 
 def constant_init(value: float) -> Initializer:
-    """An initialiser filling every weight with ``value``."""
+    """An initialiser filling every weight with ``value``.
+
+    Example:
+        >>> import jax
+        >>> from spikejax.nn import constant_init
+        >>> constant_init(0.5)(jax.random.key(0), (2,), "float32")
+        Array([0.5, 0.5], dtype=float32)
+    """
 
     def init(key, shape, dtype=jnp.float32):
         return jnp.full(shape, value, dtype)
@@ -97,6 +112,12 @@ class DeltaCurrent:
 
     Attributes:
         spike_charge: charge :math:`Q` carried by one spike, in pC (nonzero).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import DeltaCurrent
+        >>> DeltaCurrent(spike_charge=2.0)(jnp.array([0.0, 1.0]), dt=1e-3)   # 2 pC in 1 ms: 2 nA
+        Array([0., 2.], dtype=float32)
     """
 
     spike_charge: float = 1.0
@@ -129,21 +150,44 @@ def _add_bias(current, bias, n_out: int):
 
 
 def dense_current(spikes: jax.Array, weight: jax.Array, bias: Optional[jax.Array] = None):
-    """All-to-all current ``spikes @ weight.T (+ bias)``; ``weight`` is ``(out, in)``."""
+    """All-to-all current ``spikes @ weight.T (+ bias)``; ``weight`` is ``(out, in)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import dense_current
+        >>> weight = jnp.array([[1.0, 2.0], [3.0, 4.0]])       # (out, in)
+        >>> dense_current(jnp.array([1.0, 1.0]), weight, bias=jnp.array([0.5, 0.0]))
+        Array([3.5, 7. ], dtype=float32)
+    """
     check_rank("weight", weight, 2, "(out, in)")
     _check_spikes(spikes, weight.shape[1], weight.shape)
     return _add_bias(spikes @ weight.T, bias, weight.shape[0])
 
 
 def direct_current(spikes: jax.Array, weight: jax.Array, bias: Optional[jax.Array] = None):
-    """One-to-one current ``spikes * weight (+ bias)``; ``weight`` is ``(N,)``."""
+    """One-to-one current ``spikes * weight (+ bias)``; ``weight`` is ``(N,)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import direct_current
+        >>> direct_current(jnp.array([1.0, 0.0, 1.0]), jnp.array([2.0, 3.0, 4.0]))
+        Array([2., 0., 4.], dtype=float32)
+    """
     check_rank("weight", weight, 1, "(N,)")
     _check_spikes(spikes, weight.shape[0], weight.shape)
     return _add_bias(spikes * weight, bias, weight.shape[0])
 
 
 def lateral_current(spikes: jax.Array, weight: jax.Array, bias: Optional[jax.Array] = None):
-    """All-to-all-but-self current: :func:`dense_current` with the diagonal of ``weight`` masked."""
+    """All-to-all-but-self current: :func:`dense_current` with the diagonal of ``weight`` masked.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import lateral_current
+        >>> weight = jnp.full((3, 3), -1.0)                    # inhibit the others, not oneself
+        >>> lateral_current(jnp.array([1.0, 0.0, 0.0]), weight)
+        Array([ 0., -1., -1.], dtype=float32)
+    """
     check_rank("weight", weight, 2, "(N, N)")
     if weight.shape[0] != weight.shape[1]:
         raise ValueError(f"weight has shape {tuple(weight.shape)}, expected a square (N, N)")
@@ -219,6 +263,17 @@ class Dense(_Connection):
     ``(out_features, in_features)``; pure twin :func:`dense_current`.
     """
         + _ARGS
+        + """
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import DeltaCurrent, Dense, constant_init
+        >>> layer = Dense(3, 2, weight_init=constant_init(0.5))
+        >>> layer(jnp.array([1.0, 0.0, 1.0]))
+        Array([1., 1.], dtype=float32)
+        >>> layer = Dense(3, 2, synapse=DeltaCurrent(2.0), weight_init=constant_init(0.5))
+        >>> layer(jnp.ones((4, 3))).shape                # (B, in) -> (B, out)
+        (4, 2)
+    """
     )
 
     current_fn = staticmethod(dense_current)
@@ -240,6 +295,13 @@ class Direct(_Connection):
     ``(features,)``; pure twin :func:`direct_current`.
     """
         + _ARGS
+        + """
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import Direct, constant_init
+        >>> Direct(3, weight_init=constant_init(2.0))(jnp.array([1.0, 0.0, 1.0]))
+        Array([2., 0., 2.], dtype=float32)
+    """
     )
 
     current_fn = staticmethod(direct_current)
@@ -261,6 +323,18 @@ class Lateral(_Connection):
     :func:`lateral_current`.
     """
         + _ARGS
+        + """
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import Lateral, constant_init
+        >>> layer = Lateral(3, weight_init=constant_init(-1.0))   # mutual inhibition
+        >>> layer.weight[...]
+        Array([[ 0., -1., -1.],
+               [-1.,  0., -1.],
+               [-1., -1.,  0.]], dtype=float32)
+        >>> layer(jnp.array([1.0, 0.0, 0.0]))
+        Array([ 0., -1., -1.], dtype=float32)
+    """
     )
 
     # weights() masks the diagonal, so the plain dense product is lateral_current.

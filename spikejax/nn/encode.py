@@ -68,6 +68,20 @@ class PoissonEncoder(_RandomEncoder):
         rng_collection: the ``nnx.Rngs`` stream to draw keys from.
 
     Call: ``encoder(input_values, rngs) -> (T, *input_values.shape)`` spikes.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import PoissonEncoder
+        >>> encoder = PoissonEncoder(seq_length=3, f_max=1000)   # 1000 Hz * 1 ms: p = input
+        >>> encoder(jnp.array([0.0, 1.0]), nnx.Rngs(0))
+        Array([[0., 1.],
+               [0., 1.],
+               [0., 1.]], dtype=float32)
+        >>> encoder = PoissonEncoder(seq_length=50)
+        >>> key = jax.random.key(0)
+        >>> bool((encoder(jnp.full(4, 0.5), key) == encoder(jnp.full(4, 0.5), key)).all())
+        True
     """
 
     def __init__(self, seq_length: int, f_max=100.0, dt=1e-3, *, rng_collection: str = "encode"):
@@ -83,7 +97,17 @@ class PoissonEncoder(_RandomEncoder):
 
 
 class PoissonEncoderStep(_RandomEncoder):
-    """Norse's ``PoissonEncoderStep``: one step of Poisson spikes (Norse's default f_max=1000)."""
+    """Norse's ``PoissonEncoderStep``: one step of Poisson spikes (Norse's default f_max=1000).
+
+    See :func:`~spikejax.functional.poisson_encode_step`. Call: ``encoder(input_values, rngs)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import PoissonEncoderStep
+        >>> PoissonEncoderStep()(jnp.array([0.0, 1.0]), nnx.Rngs(0))   # p = input here
+        Array([0., 1.], dtype=float32)
+    """
 
     def __init__(self, f_max=1000.0, dt=1e-3, *, rng_collection: str = "encode"):
         super().__init__(rng_collection)
@@ -97,7 +121,19 @@ class PoissonEncoderStep(_RandomEncoder):
 
 
 class SignedPoissonEncoder(PoissonEncoder):
-    """Norse's ``SignedPoissonEncoder``: :func:`~spikejax.functional.signed_poisson_encode`."""
+    """Norse's ``SignedPoissonEncoder``: :func:`~spikejax.functional.signed_poisson_encode`.
+
+    Spikes of ``-1`` for negative inputs, with the probability of ``|input|``; arguments as
+    :class:`PoissonEncoder`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import SignedPoissonEncoder
+        >>> SignedPoissonEncoder(seq_length=2, f_max=1000)(jnp.array([-1.0, 0.0, 1.0]), nnx.Rngs(0))
+        Array([[-1.,  0.,  1.],
+               [-1.,  0.,  1.]], dtype=float32)
+    """
 
     def __call__(self, input_values: jax.Array, rngs: RngsLike) -> jax.Array:
         return F.signed_poisson_encode(
@@ -106,7 +142,15 @@ class SignedPoissonEncoder(PoissonEncoder):
 
 
 class SignedPoissonEncoderStep(PoissonEncoderStep):
-    """Norse's ``SignedPoissonEncoderStep``: one step of signed Poisson spikes."""
+    """Norse's ``SignedPoissonEncoderStep``: one step of signed Poisson spikes.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import SignedPoissonEncoderStep
+        >>> SignedPoissonEncoderStep()(jnp.array([-1.0, 0.0, 1.0]), nnx.Rngs(0))
+        Array([-1.,  0.,  1.], dtype=float32)
+    """
 
     def __call__(self, input_values: jax.Array, rngs: RngsLike) -> jax.Array:
         return F.signed_poisson_encode_step(self._key(rngs), input_values, self.f_max, self.dt)
@@ -124,6 +168,19 @@ class HomogeneousPoissonEncoder(_RandomEncoder):
         refrac: the refractory period in ms (``None``: one step).
         compensate: keep the effective rate at ``frequency * input`` despite ``refrac``.
         rng_collection: the ``nnx.Rngs`` stream to draw keys from.
+
+    Call: ``encoder(input_values, rngs) -> (steps, *input_values.shape)`` spikes.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import HomogeneousPoissonEncoder
+        >>> encoder = HomogeneousPoissonEncoder(200, step_time=1.0, frequency=100.0, refrac=5.0)
+        >>> spikes = encoder(jnp.array([0.0, 1.0]), nnx.Rngs(0))
+        >>> spikes.shape, float(spikes[:, 0].sum())
+        ((200, 2), 0.0)
+        >>> bool(jnp.all(jnp.diff(jnp.nonzero(spikes[:, 1])[0]) >= 5))   # never closer than refrac
+        True
     """
 
     def __init__(
@@ -164,6 +221,13 @@ class ConstantCurrentLIFEncoder(nnx.Module):
         dt: the step in seconds.
 
     Call: ``encoder(input_current) -> (T, *input_current.shape)`` spikes.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import ConstantCurrentLIFEncoder
+        >>> spikes = ConstantCurrentLIFEncoder(20)(jnp.array([0.0, 2.0, 4.0]))
+        >>> spikes.shape, spikes.sum(axis=0)           # a stronger current fires more often
+        ((20, 3), Array([0., 2., 6.], dtype=float32))
     """
 
     _encode: Callable = staticmethod(F.constant_current_lif_encode)
@@ -183,13 +247,33 @@ class ConstantCurrentLIFEncoder(nnx.Module):
 
 
 class SpikeLatencyLIFEncoder(ConstantCurrentLIFEncoder):
-    """Norse's ``SpikeLatencyLIFEncoder``: the first spike of the constant-current encoder."""
+    """Norse's ``SpikeLatencyLIFEncoder``: the first spike of the constant-current encoder.
+
+    Arguments as :class:`ConstantCurrentLIFEncoder`; see
+    :func:`~spikejax.functional.spike_latency_lif_encode`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import SpikeLatencyLIFEncoder
+        >>> spikes = SpikeLatencyLIFEncoder(20)(jnp.array([0.0, 2.0, 4.0]))
+        >>> spikes.sum(axis=0), spikes.argmax(axis=0)  # one spike, earlier for a stronger current
+        (Array([0., 1., 1.], dtype=float32), Array([0, 6, 2], dtype=int32))
+    """
 
     _encode = staticmethod(F.spike_latency_lif_encode)
 
 
 class SpikeLatencyEncoder(nnx.Module):
-    """Norse's ``SpikeLatencyEncoder``: keep only each neuron's first spike of ``(T, ...)`` spikes."""
+    """Norse's ``SpikeLatencyEncoder``: keep only each neuron's first spike of ``(T, ...)`` spikes.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import SpikeLatencyEncoder
+        >>> SpikeLatencyEncoder()(jnp.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]]))
+        Array([[0., 1.],
+               [1., 0.],
+               [0., 0.]], dtype=float32)
+    """
 
     def __call__(self, input_spikes: jax.Array) -> jax.Array:
         return F.spike_latency_encode(input_spikes)
@@ -205,6 +289,12 @@ class PopulationEncoder(nnx.Module):
         distance_function: ``d(x, centres)``.
 
     Call: ``encoder(input_values) -> (*input_values.shape, out_features)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import PopulationEncoder
+        >>> PopulationEncoder(4)(jnp.array([0.0, 1.0])).tolist()   # 4 receptive fields per value
+        [[1.0, 0.946, 0.8007, 0.6065], [0.6065, 0.8007, 0.946, 1.0]]
     """
 
     def __init__(

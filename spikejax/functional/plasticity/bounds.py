@@ -55,7 +55,14 @@ Bound = Optional[jax.typing.ArrayLike]
 
 
 def split_update(update: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """A signed update as magnitudes ``(pos, neg)``: ``max(update, 0)`` and ``max(-update, 0)``."""
+    """A signed update as magnitudes ``(pos, neg)``: ``max(update, 0)`` and ``max(-update, 0)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import split_update
+        >>> split_update(jnp.array([0.5, -0.25]))
+        (Array([0.5, 0. ], dtype=float32), Array([0.  , 0.25], dtype=float32))
+    """
     return jnp.maximum(update, 0), jnp.maximum(-update, 0)
 
 
@@ -69,7 +76,15 @@ def bound_power(
     upper_power: jax.typing.ArrayLike = 1.0,
     lower_power: jax.typing.ArrayLike = 1.0,
 ) -> jax.Array:
-    """Soft (power) weight dependence: ``(w_max - w)**upper_power * pos - (w - w_min)**lower_power * neg``."""
+    """Soft (power) weight dependence: ``(w_max - w)**upper_power * pos - (w - w_min)**lower_power * neg``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import bound_power
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> bound_power(w, jnp.ones(3), jnp.zeros(3), w_min=0.0, w_max=1.0, upper_power=2.0)
+        Array([1.  , 0.25, 0.  ], dtype=float32)
+    """
     check_bounds("w_min", w_min, "w_max", w_max)
     check_non_negative("upper_power", upper_power)
     check_non_negative("lower_power", lower_power)
@@ -83,14 +98,32 @@ def bound_power(
 def bound_multiplicative(
     w: jax.Array, pos: jax.Array, neg: jax.Array, *, w_min: Bound = None, w_max: Bound = None
 ) -> jax.Array:
-    """Soft multiplicative weight dependence: ``(w_max - w) * pos - (w - w_min) * neg``."""
+    """Soft multiplicative weight dependence: ``(w_max - w) * pos - (w - w_min) * neg``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import bound_multiplicative
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> bound_multiplicative(w, jnp.ones(3), jnp.zeros(3), w_max=1.0)   # potentiation slows
+        Array([1. , 0.5, 0. ], dtype=float32)
+        >>> bound_multiplicative(w, jnp.zeros(3), jnp.ones(3), w_min=0.0)   # depression slows
+        Array([ 0. , -0.5, -1. ], dtype=float32)
+    """
     return bound_power(w, pos, neg, w_min=w_min, w_max=w_max)
 
 
 def bound_sharp(
     w: jax.Array, pos: jax.Array, neg: jax.Array, *, w_min: Bound = None, w_max: Bound = None
 ) -> jax.Array:
-    """Hard (step) weight dependence: potentiate only below ``w_max``, depress only above ``w_min``."""
+    """Hard (step) weight dependence: potentiate only below ``w_max``, depress only above ``w_min``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import bound_sharp
+        >>> w = jnp.array([0.0, 0.5, 1.0])
+        >>> bound_sharp(w, jnp.ones(3), jnp.zeros(3), w_min=0.0, w_max=1.0)
+        Array([1., 1., 0.], dtype=float32)
+    """
     check_bounds("w_min", w_min, "w_max", w_max)
     if w_max is not None:
         pos = jnp.where(w_max - w > 0, pos, 0)
@@ -102,6 +135,14 @@ def bound_sharp(
 def clamp_update(
     w: jax.Array, update: jax.Array, *, w_min: Bound = None, w_max: Bound = None
 ) -> jax.Array:
-    """The update that takes ``w`` to ``clip(w + update, w_min, w_max)``."""
+    """The update that takes ``w`` to ``clip(w + update, w_min, w_max)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import clamp_update
+        >>> w = jnp.array([0.2, 0.9])
+        >>> clamp_update(w, jnp.array([0.5, 0.5]), w_min=0.0, w_max=1.0)    # w + update <= 1
+        Array([0.5       , 0.1], dtype=float32)
+    """
     check_bounds("w_min", w_min, "w_max", w_max)
     return (jnp.clip(w + update, w_min, w_max) - w).astype(w.dtype)

@@ -47,6 +47,12 @@ class AdaptiveThresholdParameters(NeuronParameters):
     Attributes:
         alpha: threshold increase per spike (non-negative).
         tau_theta_inv: inverse time constant of the decay, 1/s.
+
+    Example:
+        >>> from spikejax.functional.plasticity import AdaptiveThresholdParameters
+        >>> p = AdaptiveThresholdParameters(alpha=0.1)
+        >>> p.alpha, p.tau_theta_inv
+        (0.1, 0.0001)
     """
 
     alpha: jax.typing.ArrayLike = 0.05
@@ -57,7 +63,16 @@ class AdaptiveThresholdParameters(NeuronParameters):
 
 
 class AdaptiveThresholdState(NamedTuple):
-    """The threshold offset ``theta``."""
+    """The threshold offset ``theta``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional import plasticity as pl
+        >>> state = pl.AdaptiveThresholdState(theta=jnp.array([0.0, 1.0]))
+        >>> p = pl.AdaptiveThresholdParameters(tau_theta_inv=100.0)
+        >>> pl.adaptive_threshold_step(jnp.zeros(2), state, p).theta   # decays without spikes
+        Array([0.       , 0.9048], dtype=float32)
+    """
 
     theta: jax.Array
 
@@ -79,6 +94,16 @@ def adaptive_threshold_step(
         dt: the step in seconds.
         batch_reduction: ``None`` (a ``theta`` per batch entry) or ``"mean"``, ``"sum"``,
             ``"max"`` (one ``theta`` of shape ``z.shape[1:]`` shared by the batch).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import adaptive_threshold_step
+        >>> z = jnp.array([[1.0, 0.0], [1.0, 1.0]])      # (B, N)
+        >>> adaptive_threshold_step(z, None).theta       # one theta per batch entry
+        Array([[0.05, 0.  ],
+               [0.05, 0.05]], dtype=float32)
+        >>> adaptive_threshold_step(z, None, batch_reduction="mean").theta   # shared
+        Array([0.05 , 0.025], dtype=float32)
     """
     check_array("z", z)
     check_dt(dt)

@@ -94,6 +94,12 @@ class MSTDPParameters(NeuronParameters):
         gamma: learning rate.
         trace_mode: ``"cumulative"`` (default) or ``"nearest"`` (static).
         batch_reduction: ``"sum"`` (default), ``"mean"`` or ``"max"`` (static).
+
+    Example:
+        >>> from spikejax.functional.plasticity import MSTDPParameters
+        >>> p = MSTDPParameters(gamma=0.1)
+        >>> p.a_plus, p.a_minus, p.gamma, p.batch_reduction
+        (1.0, -1.0, 0.1, 'sum')
     """
 
     tau_plus_inv: jax.typing.ArrayLike = 1.0 / 20e-3
@@ -114,7 +120,14 @@ class MSTDPParameters(NeuronParameters):
 
 
 class MSTDPETState(NamedTuple):
-    """State of MSTDPET: traces ``t_pre``, ``t_post`` and eligibility ``(*batch, post, pre)``."""
+    """State of MSTDPET: traces ``t_pre``, ``t_post`` and eligibility ``(*batch, post, pre)``.
+
+    Example:
+        >>> from spikejax.functional.plasticity import MSTDPETState, mstdpet_state
+        >>> state = mstdpet_state((4, 3), (4, 2))
+        >>> isinstance(state, MSTDPETState), state.eligibility.shape   # (B, post, pre)
+        (True, (4, 2, 3))
+    """
 
     t_pre: jax.Array
     t_post: jax.Array
@@ -122,7 +135,14 @@ class MSTDPETState(NamedTuple):
 
 
 def mstdpet_state(pre_shape, post_shape, dtype=jnp.float32) -> MSTDPETState:
-    """Empty traces and eligibility for spikes of ``pre_shape`` and ``post_shape``."""
+    """Empty traces and eligibility for spikes of ``pre_shape`` and ``post_shape``.
+
+    Example:
+        >>> from spikejax.functional.plasticity import mstdpet_state
+        >>> state = mstdpet_state((3,), (2,))            # unbatched spikes
+        >>> state.t_pre.shape, state.t_post.shape, state.eligibility.shape
+        ((3,), (2,), (2, 3))
+    """
     traces = stdp_state(pre_shape, post_shape, dtype)
     eligibility = jnp.zeros(tuple(pre_shape[:-1]) + (post_shape[-1], pre_shape[-1]), dtype)
     return MSTDPETState(traces.t_pre, traces.t_post, eligibility)
@@ -184,6 +204,15 @@ def mstdp_step(
 
     Returns:
         ``(dw, state)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import mstdp_step
+        >>> w, pre, post = jnp.full((1, 2), 0.5), jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> dw, _ = mstdp_step(pre, post, None, w, reward=1.0)
+        >>> dw_punished, _ = mstdp_step(pre, post, None, w, reward=-1.0)
+        >>> bool((dw == -dw_punished).all())            # the reward sets the sign
+        True
     """
     check_spikes(pre, post, w, _DENSE)
     check_dt(dt)
@@ -209,6 +238,18 @@ def mstdpet_step(
 
     Arguments as :func:`mstdp_step`; ``state`` is an :class:`MSTDPETState` (or ``None``) whose
     eligibility has shape ``(B, post, pre)`` (``(post, pre)`` for unbatched spikes).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import mstdpet_step
+        >>> w, pre, post = jnp.full((1, 2), 0.5), jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> dw, state = mstdpet_step(pre, 0 * post, None, w, reward=0.0)    # input 0 spikes
+        >>> dw, state = mstdpet_step(0 * pre, post, state, w, reward=0.0)   # then the output
+        >>> dw, state.eligibility > 0        # no reward, no change; but an eligibility trace
+        (Array([[0., 0.]], dtype=float32), Array([[[ True, False]]], dtype=bool))
+        >>> dw, state = mstdpet_step(0 * pre, 0 * post, state, w, reward=1.0)
+        >>> (dw > 0).tolist()                # a later reward turns it into a change
+        [[True, False]]
     """
     check_spikes(pre, post, w, _DENSE)
     check_dt(dt)

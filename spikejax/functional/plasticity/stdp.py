@@ -106,6 +106,12 @@ class STDPParameters(NeuronParameters):
         stride: convolution stride (static).
         padding: convolution zero padding on each side (static).
         dilation: convolution dilation (static).
+
+    Example:
+        >>> from spikejax.functional.plasticity import STDPParameters
+        >>> p = STDPParameters(eta_plus=1e-2, eta_minus=1e-2, stdp_algorithm="multiplicative_pow")
+        >>> p.tau_pre_inv, p.w_min, p.w_max, p.stdp_algorithm
+        (20.0, 0.0, 1.0, 'multiplicative_pow')
     """
 
     a_pre: jax.typing.ArrayLike = 1.0
@@ -135,14 +141,31 @@ class STDPParameters(NeuronParameters):
 
 
 class STDPState(NamedTuple):
-    """Traces of pair STDP: presynaptic ``t_pre`` (shape of ``pre``), postsynaptic ``t_post``."""
+    """Traces of pair STDP: presynaptic ``t_pre`` (shape of ``pre``), postsynaptic ``t_post``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import STDPState, stdp_step
+        >>> state = STDPState(t_pre=jnp.ones((1, 2)), t_post=jnp.zeros((1, 1)))  # inputs spiked
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> dw, state = stdp_step(jnp.zeros((1, 2)), jnp.ones((1, 1)), state, w)
+        >>> dw > 0                   # post after pre: potentiation
+        Array([[ True,  True]], dtype=bool)
+    """
 
     t_pre: jax.Array
     t_post: jax.Array
 
 
 def stdp_state(pre_shape, post_shape, dtype=jnp.float32) -> STDPState:
-    """Empty traces for spikes of ``pre_shape`` and ``post_shape``."""
+    """Empty traces for spikes of ``pre_shape`` and ``post_shape``.
+
+    Example:
+        >>> from spikejax.functional.plasticity import stdp_state
+        >>> state = stdp_state((8, 3), (8, 2))           # (B, pre), (B, post)
+        >>> state.t_pre.shape, state.t_post.shape
+        ((8, 3), (8, 2))
+    """
     return STDPState(jnp.zeros(pre_shape, dtype), jnp.zeros(post_shape, dtype))
 
 
@@ -201,6 +224,16 @@ def stdp_step(
 
     Returns:
         ``(dw, state)``: the weight update (hard bound included) and the new traces.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import stdp_step
+        >>> w = jnp.full((1, 2), 0.5)                    # (post, pre)
+        >>> one, zero = jnp.ones((1, 1)), jnp.zeros((1, 1))
+        >>> _, state = stdp_step(jnp.array([[1.0, 0.0]]), zero, None, w)   # input 0 spikes first
+        >>> dw, state = stdp_step(jnp.zeros((1, 2)), one, state, w)        # then the output
+        >>> (dw > 0).tolist()        # only the weight from input 0 grows
+        [[True, False]]
     """
     new_w, state = _stdp(pre, post, state, w, p, dt, geometry_of(p))
     return new_w - w, state
@@ -214,7 +247,18 @@ def stdp_step_linear(
     p_stdp: STDPParameters = STDPParameters(),
     dt: float = 1e-3,
 ) -> tuple[jax.Array, STDPState]:
-    """Norse's ``stdp_step_linear``: returns the new weights ``(post, pre)`` and traces."""
+    """Norse's ``stdp_step_linear``: returns the new weights ``(post, pre)`` and traces.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import stdp_state, stdp_step_linear
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> state = stdp_state((1, 2), (1, 1))
+        >>> w, state = stdp_step_linear(jnp.array([[1.0, 0.0]]), jnp.zeros((1, 1)), w, state)
+        >>> w, state = stdp_step_linear(jnp.zeros((1, 2)), jnp.ones((1, 1)), w, state)
+        >>> (w > 0.5).tolist()       # the new weights, not the update
+        [[True, False]]
+    """
     return _stdp(z_pre, z_post, state_stdp, w, p_stdp, dt, Geometry(False))
 
 
@@ -230,6 +274,15 @@ def stdp_step_conv2d(
 
     Uses ``p_stdp.stride``, ``padding`` and ``dilation`` whatever ``p_stdp.convolutional`` says,
     as Norse does.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import stdp_state, stdp_step_conv2d
+        >>> w = jnp.full((2, 1, 3, 3), 0.5)             # (C_out, C_in, kh, kw)
+        >>> pre, post = jnp.ones((1, 1, 5, 5)), jnp.ones((1, 2, 3, 3))
+        >>> w_new, state = stdp_step_conv2d(pre, post, w, stdp_state(pre.shape, post.shape))
+        >>> w_new.shape, state.t_post.shape
+        ((2, 1, 3, 3), (1, 2, 3, 3))
     """
     g = geometry_of(p_stdp)._replace(convolutional=True)
     return _stdp(z_pre, z_post, state_stdp, w, p_stdp, dt, g)

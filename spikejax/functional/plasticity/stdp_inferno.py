@@ -86,6 +86,12 @@ class InfernoSTDPParameters(NeuronParameters):
         batch_reduction: ``"mean"`` (default), ``"sum"`` or ``"max"`` (static).
         convolutional, stride, padding, dilation: conv2d weights, as in
             :class:`~spikejax.functional.plasticity.STDPParameters` (static).
+
+    Example:
+        >>> from spikejax.functional.plasticity import InfernoSTDPParameters
+        >>> p = InfernoSTDPParameters(lr_post=1e-2, lr_pre=-1e-4)
+        >>> p.tc_post, p.tc_pre, p.trace_mode        # time constants in ms
+        (20.0, 20.0, 'cumulative')
     """
 
     lr_post: jax.typing.ArrayLike = 1e-3
@@ -143,6 +149,18 @@ def inferno_stdp_step(
 
     Returns:
         ``(dw, state)``: the weight update and the new traces.
+
+    Example:
+        >>> import functools
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import bound_power, inferno_stdp_step
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> bound = functools.partial(bound_power, w_min=0.0, w_max=1.0)
+        >>> pre, post = jnp.array([[1.0, 0.0]]), jnp.ones((1, 1))
+        >>> _, state = inferno_stdp_step(pre, 0 * post, None, w, bound=bound)   # input 0 spikes
+        >>> dw, state = inferno_stdp_step(0 * pre, post, state, w, bound=bound)  # then the output
+        >>> dw                       # (w_max - w) * lr_post * trace
+        Array([[0.0004756, 0.        ]], dtype=float32)
     """
     g = geometry_of(p)
     check_spikes(pre, post, w, g)

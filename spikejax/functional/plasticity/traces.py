@@ -68,6 +68,17 @@ def trace_step(
 
     Returns:
         The new trace, in the dtype of ``trace``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import trace_step
+        >>> trace = jnp.zeros(3)
+        >>> for z in ([1.0, 1.0, 0.0], [0.0, 1.0, 0.0]):
+        ...     trace = trace_step(jnp.array(z), trace, tau_inv=100.0, mode="cumulative")
+        >>> trace                    # times exp(-dt * tau_inv) per step, +1 per spike
+        Array([0.9048, 1.9048, 0.       ], dtype=float32)
+        >>> trace_step(jnp.ones(3), trace, tau_inv=100.0, mode="nearest")   # reset to a on a spike
+        Array([1., 1., 1.], dtype=float32)
     """
     check_choice("mode", mode, TRACE_MODES)
     check_array("z", z)

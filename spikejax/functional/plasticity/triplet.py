@@ -79,6 +79,12 @@ class TripletSTDPParameters(NeuronParameters):
         a2_minus, a3_minus: pair and triplet depression amplitudes (non-negative).
         trace_mode: ``"cumulative"`` (all-to-all, default) or ``"nearest"`` (static).
         batch_reduction: ``"mean"`` (default), ``"sum"`` or ``"max"`` (static).
+
+    Example:
+        >>> from spikejax.functional.plasticity import TripletSTDPParameters
+        >>> p = TripletSTDPParameters(a3_plus=0.0)       # pair rule only
+        >>> p.a2_plus, p.a3_plus, p.trace_mode
+        (7.5e-10, 0.0, 'cumulative')
     """
 
     tau_plus_inv: jax.typing.ArrayLike = 1.0 / 16.8e-3
@@ -102,7 +108,14 @@ class TripletSTDPParameters(NeuronParameters):
 
 
 class TripletSTDPState(NamedTuple):
-    """Traces of triplet STDP: ``r1``, ``r2`` (shape of ``pre``) and ``o1``, ``o2`` (of ``post``)."""
+    """Traces of triplet STDP: ``r1``, ``r2`` (shape of ``pre``) and ``o1``, ``o2`` (of ``post``).
+
+    Example:
+        >>> from spikejax.functional.plasticity import TripletSTDPState, triplet_stdp_state
+        >>> state = triplet_stdp_state((4, 3), (4, 2))
+        >>> isinstance(state, TripletSTDPState), state._fields
+        (True, ('r1', 'r2', 'o1', 'o2'))
+    """
 
     r1: jax.Array
     r2: jax.Array
@@ -111,7 +124,14 @@ class TripletSTDPState(NamedTuple):
 
 
 def triplet_stdp_state(pre_shape, post_shape, dtype=jnp.float32) -> TripletSTDPState:
-    """Empty traces for spikes of ``pre_shape`` and ``post_shape``."""
+    """Empty traces for spikes of ``pre_shape`` and ``post_shape``.
+
+    Example:
+        >>> from spikejax.functional.plasticity import triplet_stdp_state
+        >>> state = triplet_stdp_state((4, 3), (4, 2))   # (B, pre), (B, post)
+        >>> state.r1.shape, state.o1.shape
+        ((4, 3), (4, 2))
+    """
     pre, post = jnp.zeros(pre_shape, dtype), jnp.zeros(post_shape, dtype)
     return TripletSTDPState(pre, pre, post, post)
 
@@ -148,6 +168,15 @@ def triplet_stdp_step(
 
     Returns:
         ``(dw, state)``: the weight update and the new traces.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.functional.plasticity import triplet_stdp_step
+        >>> w = jnp.full((1, 2), 0.5)
+        >>> _, state = triplet_stdp_step(jnp.array([[1.0, 0.0]]), jnp.zeros((1, 1)), None, w)
+        >>> dw, state = triplet_stdp_step(jnp.zeros((1, 2)), jnp.ones((1, 1)), state, w)
+        >>> (dw > 0).tolist()        # pre-before-post potentiates the weight from input 0
+        [[True, False]]
     """
     check_spikes(pre, post, w, _DENSE)
     check_dt(dt)
