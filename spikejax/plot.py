@@ -95,6 +95,9 @@ def raster(
     ax.scatter(times[steps], neurons, s=marker_size, marker="|", c=color, linewidths=1.0)
     ax.set_xlim(times[0] - 0.5 * (dt or 1.0), times[-1] + 0.5 * (dt or 1.0))
     ax.set_ylim(-0.5, record.shape[1] - 0.5)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # neurons are whole numbers
     ax.set_xlabel(xlabel)
     ax.set_ylabel("neuron")
     if title:

@@ -33,6 +33,13 @@ def test_raster_draws_one_point_per_spike_of_the_selected_batch():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("time step", "neuron")
 
 
+def test_raster_ticks_name_whole_neurons():
+    ax = plot.raster(np.zeros((10, 4)))   # few neurons: matplotlib alone would tick at 0.5, 1.5
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_yticks() if -0.5 <= t <= 3.5]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+
+
 def test_raster_in_seconds_on_given_axes_and_unbatched():
     _, ax = plt.subplots()
     out = plot.raster(SPIKES[:, 0], dt=2e-3, ax=ax, title="layer 1")
