@@ -143,19 +143,15 @@ def static_memory(compiled):
 
 
 def time_rounds(calls: dict, repeats: int, warmup: int = 2, rounds: bool = False) -> dict:
-    """Median seconds of each call, over ``repeats`` rounds that run every call once
-    (``rounds=True``: every round's seconds)."""
-    for _ in range(warmup):
-        for call in calls.values():
-            jax.block_until_ready(call())
-    seconds = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            began = time.perf_counter()
-            jax.block_until_ready(call())
-            seconds[name].append(time.perf_counter() - began)
+    """Median wall seconds of each call, over ``repeats`` rounds that run every call once, in a
+    fresh random order each round (``rounds=True``: every round's seconds). The rounds are
+    :func:`benchmarks.peers._protocol.timed_rounds`', shared by all the benchmarks."""
+    from benchmarks.peers._protocol import timed_rounds
+
+    blocking = {name: (lambda call=call: jax.block_until_ready(call())) for name, call in calls.items()}
+    seconds = {name: np.asarray(t["wall"]) for name, t in timed_rounds(blocking, repeats, warmup).items()}
     if rounds:
-        return {name: np.asarray(s) for name, s in seconds.items()}
+        return seconds
     return {name: float(np.median(s)) for name, s in seconds.items()}
 
 
