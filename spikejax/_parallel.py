@@ -73,20 +73,7 @@ class DataParallel:
 
     def _flat(self, batch):
         """``(paths, leaves, axes, treedef)``: each leaf of ``batch`` with its batch axis (or None)."""
-        with_paths, treedef = jax.tree_util.tree_flatten_with_path(batch)
-        try:
-            axes = jax.tree_util.tree_map(
-                lambda axis, sub: jax.tree_util.tree_map(lambda _: axis, sub),
-                self.batch_axis, batch, is_leaf=lambda x: x is None,
-            )
-            axes = treedef.flatten_up_to(axes)
-        except (ValueError, TypeError) as error:
-            raise ValueError(
-                f"batch_axis must be an int, None or a prefix of the batch's structure, got "
-                f"{self.batch_axis!r} for a batch of structure {treedef}"
-            ) from error
-        paths = ["batch" + jax.tree_util.keystr(path) for path, _ in with_paths]
-        return paths, [leaf for _, leaf in with_paths], axes, treedef
+        return _leaf_axes(self.batch_axis, batch)
 
     def local_batch_size(self, batch) -> int:
         """The rows of ``batch`` (this process's part) along the batch axis, checked to split evenly.
@@ -98,23 +85,7 @@ class DataParallel:
         return self._size(*self._flat(batch)[:3])
 
     def _size(self, paths, leaves, axes) -> int:
-        size, first = None, None
-        for name, leaf, axis in zip(paths, leaves, axes):
-            ndim = np.ndim(leaf)
-            if axis is None or ndim == 0:
-                continue
-            if not isinstance(axis, int) or not -ndim <= axis < ndim:
-                raise ValueError(f"{name} has shape {np.shape(leaf)}, which has no batch axis {axis!r}")
-            rows = np.shape(leaf)[axis]
-            if size is None:
-                size, first = rows, name
-            elif rows != size:
-                raise ValueError(
-                    f"{name} has {rows} rows along its batch axis {axis} but {first} has {size}; "
-                    f"set batch_axis (got {self.batch_axis!r}) to each leaf's batch axis"
-                )
-        if size is None:
-            raise ValueError("a batch must contain an array with a batch axis, got only scalars")
+        size, first = _rows(paths, leaves, axes, self.batch_axis)
         if size % self.local_size:
             where = (f"the {self.local_size} devices of the mesh" if jax.process_count() == 1 else
                      f"this process's {self.local_size} devices (of {self.size} on {jax.process_count()} processes)")
@@ -173,6 +144,64 @@ class DataParallel:
             state = nnx.state(obj)
             nnx.update(obj, jax.tree_util.tree_map(lambda x: self._put(x, self.replicated), state))
 
+
+
+def _leaf_axes(batch_axis: Any, batch):
+    """``(paths, leaves, axes, treedef)``: each leaf of ``batch`` with its batch axis (or None)."""
+    with_paths, treedef = jax.tree_util.tree_flatten_with_path(batch)
+    try:
+        axes = jax.tree_util.tree_map(
+            lambda axis, sub: jax.tree_util.tree_map(lambda _: axis, sub),
+            batch_axis, batch, is_leaf=lambda x: x is None,
+        )
+        axes = treedef.flatten_up_to(axes)
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"batch_axis must be an int, None or a prefix of the batch's structure, got "
+            f"{batch_axis!r} for a batch of structure {treedef}"
+        ) from error
+    paths = ["batch" + jax.tree_util.keystr(path) for path, _ in with_paths]
+    return paths, [leaf for _, leaf in with_paths], axes, treedef
+
+
+def _rows(paths, leaves, axes, batch_axis) -> tuple[int, str]:
+    """``(size, name)``: the rows along the batch axes, the same for every leaf that has one."""
+    size, first = None, None
+    for name, leaf, axis in zip(paths, leaves, axes):
+        ndim = np.ndim(leaf)
+        if axis is None or ndim == 0:
+            continue
+        if not isinstance(axis, int) or not -ndim <= axis < ndim:
+            raise ValueError(f"{name} has shape {np.shape(leaf)}, which has no batch axis {axis!r}")
+        rows = np.shape(leaf)[axis]
+        if size is None:
+            size, first = rows, name
+        elif rows != size:
+            raise ValueError(
+                f"{name} has {rows} rows along its batch axis {axis} but {first} has {size}; "
+                f"set batch_axis (got {batch_axis!r}) to each leaf's batch axis"
+            )
+    if size is None:
+        raise ValueError("a batch must contain an array with a batch axis, got only scalars")
+    return size, first
+
+
+def batch_rows(batch, batch_axis: Any = 0) -> int:
+    """The number of examples in ``batch``: its rows along each leaf's ``batch_axis``.
+
+    ``batch_axis`` is as in :class:`DataParallel`: an int for every leaf (1 for time-major
+    ``(T, B, ...)``), or a pytree prefix of the batch with an int or ``None`` per leaf.
+
+    Raises:
+        ValueError: when leaves disagree on the size, or an axis is out of range.
+
+    Example:
+        >>> import numpy as np
+        >>> batch_rows({"x": np.zeros((25, 8, 3)), "y": np.zeros(8)}, {"x": 1, "y": 0})
+        8
+    """
+    paths, leaves, axes, _ = _leaf_axes(batch_axis, batch)
+    return _rows(paths, leaves, axes, batch_axis)[0]
 
 def data_parallel(
     devices: Union[None, int, Sequence[jax.Device]] = None,

@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import time
@@ -54,7 +55,7 @@ import numpy as np
 from flax import nnx
 
 from spikejax._checkpoint import Checkpointer
-from spikejax._parallel import DataParallel, data_parallel, initialize_distributed
+from spikejax._parallel import DataParallel, batch_rows, data_parallel, initialize_distributed
 
 __all__ = [
     "make_train_step",
@@ -185,13 +186,17 @@ def _sharding_inputs(step: Callable, parallel: Optional[DataParallel]) -> Callab
     return sharded_step
 
 
-def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = False, desc: str = "eval") -> dict:
+def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = False, desc: str = "eval",
+             batch_axis: Any = None) -> dict:
     """Average ``eval_step`` metrics over ``batches``, weighting each batch by its size.
 
     The model is put in evaluation mode (``model.eval()``: dropout off) for the duration and
-    back in training mode after. The batch size is the leading axis of the batch's first leaf
-    that has one (scalars such as a PRNG key are skipped), or with a data-parallel
-    ``eval_step`` its ``batch_axis`` (this process's rows; the model is replicated first).
+    back in training mode after. The batch size is read along ``batch_axis``: an int for every
+    leaf (1 for time-major ``(T, B, ...)`` inputs) or a pytree prefix of the batch such as
+    ``{"x": 1, "y": 0}``, as in :func:`data_parallel`. By default (``None``) it is the leading
+    axis of the batch's first leaf that has one (scalars such as a PRNG key are skipped), or with
+    a data-parallel ``eval_step`` that step's ``batch_axis`` (this process's rows; the model is
+    replicated first).
 
     Example:
         >>> import jax.numpy as jnp, optax
@@ -205,6 +210,16 @@ def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = 
         ...            {"x": jnp.ones((1, 4)), "y": jnp.array([(right + 1) % 3])}]
         >>> evaluate(model, make_eval_step(loss_fn), batches)["accuracy"]  # (3 * 1.0 + 1 * 0.0) / 4
         0.75
+
+        Time-major inputs: name the batch axis, or a batch is weighed by its number of steps.
+
+        >>> def rate_loss(model, batch):                    # x: (T, B, 4), y: (B,)
+        ...     logits = model(batch["x"]).mean(0)
+        ...     return optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean(), {"logits": logits}
+        >>> batches = [{"x": jnp.ones((5, 3, 4)), "y": jnp.full(3, right)},
+        ...            {"x": jnp.ones((5, 1, 4)), "y": jnp.array([(right + 1) % 3])}]
+        >>> evaluate(model, make_eval_step(rate_loss), batches, batch_axis={"x": 1, "y": 0})["accuracy"]
+        0.75
     """
     totals: dict[str, float] = {}
     count = 0
@@ -212,7 +227,17 @@ def evaluate(model, eval_step: Callable, batches: Iterable, *, progress: bool = 
     parallel = getattr(eval_step, "spikejax_parallel", None)
     if parallel is not None:
         parallel.replicate(model)
-    batch_size = _batch_size if parallel is None else parallel.local_batch_size
+    if parallel is not None and batch_axis is not None:
+        raise ValueError(
+            "batch_axis is given to data_parallel() for a data-parallel eval_step, not to evaluate; "
+            f"got batch_axis={batch_axis!r} and {parallel!r}"
+        )
+    if parallel is not None:
+        batch_size = parallel.local_batch_size
+    elif batch_axis is not None:
+        batch_size = functools.partial(batch_rows, batch_axis=batch_axis)
+    else:
+        batch_size = _batch_size
     model.eval()
     try:
         for batch in iterator:
@@ -267,6 +292,7 @@ def fit(
     progress: bool = True,
     on_epoch_end: Optional[Callable[[EpochResult], None]] = None,
     log: Callable[[str], None] = print,
+    eval_batch_axis: Any = None,
 ) -> list[EpochResult]:
     """Train for ``epochs`` epochs, evaluating and checkpointing after each.
 
@@ -283,6 +309,8 @@ def fit(
         progress: show a tqdm bar with the running loss and accuracy.
         on_epoch_end: called with each epoch's :class:`EpochResult` (after the checkpoint).
         log: where one summary line per epoch goes (``None`` for silence).
+        eval_batch_axis: the batch axis of ``eval_batches``' leaves, passed to :func:`evaluate`
+            (for example ``{"x": 1, "y": 0}`` for time-major inputs).
 
     Returns:
         The :class:`EpochResult` of every epoch run by this call.
@@ -341,7 +369,8 @@ def fit(
             seconds=train_seconds,
         )
         if eval_step is not None and eval_batches is not None:
-            result["eval"] = evaluate(model, eval_step, eval_batches(), progress=progress)
+            result["eval"] = evaluate(model, eval_step, eval_batches(), progress=progress,
+                                      batch_axis=eval_batch_axis)
         if checkpointer is not None:
             checkpointer.save(epoch + 1, model, optimizer, metadata)
         history.append(result)

@@ -376,7 +376,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         def __iter__(self):
             return (generate(key, args.batch_size) for key in self.keys)
 
-    # Equal batches: train.evaluate weighs each by its leading (here: time) axis.
+    # Time-major batches: evaluate weighs each batch by its axis 1 (batch_axis=1).
     eval_set = [generate(key, args.batch_size)
                 for key in jax.random.split(eval_key, -(-args.eval_samples // args.batch_size))]
 
@@ -385,7 +385,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
           f"memory task, {args.neuron_model}, {args.hidden} neurons, "
           f"{args.seq_periods * args.seq_repetitions * args.seq_length} steps per sample")
-    initial = train.evaluate(model, eval_step, eval_set)
+    initial = train.evaluate(model, eval_step, eval_set, batch_axis=1)
     history = []
     began, cpu_began, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
 
@@ -413,7 +413,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         output.write_text(json.dumps(summarise(complete=False), indent=2))
 
     train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
-              eval_batches=lambda: eval_set, progress=not args.no_progress, on_epoch_end=record_epoch)
+              eval_batches=lambda: eval_set, eval_batch_axis=1, progress=not args.no_progress,
+              on_epoch_end=record_epoch)
     summary = summarise(complete=True)
     output.write_text(json.dumps(summary, indent=2))
     if args.plot:

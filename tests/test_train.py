@@ -67,6 +67,24 @@ def test_evaluate_weights_batches_by_size():
         train.evaluate(nnx.Linear(1, 1, rngs=nnx.Rngs(0)), eval_step, [])
 
 
+def test_evaluate_weighs_time_major_batches_along_batch_axis():
+    def eval_step(model, batch):
+        return {"accuracy": jnp.mean(batch["y"] == 0)}
+
+    # x: (T=5, B, 2); 3 right then 1 wrong: 0.75 when weighed by B, 0.5 when weighed by T.
+    batches = [{"x": np.zeros((5, 3, 2)), "y": np.zeros(3)}, {"x": np.zeros((5, 1, 2)), "y": np.ones(1)}]
+    model = nnx.Linear(1, 1, rngs=nnx.Rngs(0))
+    assert train.evaluate(model, eval_step, batches)["accuracy"] == pytest.approx(0.5)
+    assert train.evaluate(model, eval_step, batches, batch_axis={"x": 1, "y": 0})["accuracy"] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match=r"batch\['y'\] has 5 rows along its batch axis 1 but batch\['x'\] has 3"):
+        train.evaluate(model, eval_step, [{"x": np.zeros((5, 3, 2)), "y": np.zeros((3, 5))}], batch_axis=1)
+    with pytest.raises(ValueError, match="batch_axis must be an int, None or a prefix"):
+        train.evaluate(model, eval_step, batches, batch_axis={"image": 1})
+    parallel_step = train.make_eval_step(lambda m, b: (jnp.zeros(()), {}), parallel=train.data_parallel())
+    with pytest.raises(ValueError, match="batch_axis is given to data_parallel"):
+        train.evaluate(model, parallel_step, batches, batch_axis=1)
+
+
 def test_resume_after_an_interrupt_gives_bitwise_the_same_parameters(tmp_path):
     x, y = make_data()
     step = train.make_train_step(loss_fn)
