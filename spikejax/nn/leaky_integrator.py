@@ -39,6 +39,7 @@ class LILinearCell(_NeuronBase):
             standard deviation ``1 / sqrt(input_size)``, as Norse.
         rngs: ``nnx.Rngs`` for the initial weights (default ``nnx.Rngs(0)``).
         param_dtype: dtype of the weights and learnable parameters.
+        dtype: dtype of the computation and the state (``None``: the input's), as in Flax.
 
     Example:
         >>> import jax.numpy as jnp
@@ -62,11 +63,12 @@ class LILinearCell(_NeuronBase):
         input_weights: Optional[jax.Array] = None,
         rngs: Optional[nnx.Rngs] = None,
         param_dtype: Any = jnp.float32,
+        dtype: Any = None,
     ):
         for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        super().__init__(p, dt=dt, learnable=learnable, param_dtype=param_dtype)
+        super().__init__(p, dt=dt, learnable=learnable, param_dtype=param_dtype, dtype=dtype)
         self.input_size = input_size
         self.hidden_size = hidden_size
         if input_weights is None:
@@ -88,4 +90,5 @@ class LILinearCell(_NeuronBase):
                 f"input_tensor has shape {tuple(input_tensor.shape)}, expected last axis "
                 f"{self.input_size} (input_size of LILinearCell)"
             )
-        return li_step(input_tensor, state, self.input_weights[...], self.parameters, self.dt)
+        x, state, p, weights = self._promote(input_tensor, state, self.input_weights[...])
+        return li_step(x, state, weights, p, self.dt)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from spikejax.nn import LIF, LIFCell, LIFRecurrent, LIFRecurrentCell, LSNN, Lift, SequentialState
+from spikejax.nn import LIF, LIFCell, LIFRecurrent, LIFRecurrentCell, LILinearCell, LSNN, Lift, SequentialState
 
 T, B, N_IN, N = 12, 4, 6, 8
 
@@ -86,6 +86,19 @@ def test_cells_recurrent_modules_and_a_given_state_take_the_dtype():
         z, state = module(inputs)
         assert module.input_weights[...].dtype == jnp.bfloat16
         assert z.dtype == jnp.float32 and state.v.dtype == jnp.float32 and state.z.dtype == jnp.float32
+
+
+def test_li_linear_cell_computes_in_its_dtype():
+    x = _images(jnp.float32)[0]
+    cell = LILinearCell(N_IN, N, param_dtype=jnp.float32, dtype=jnp.bfloat16)
+    v, state = cell(x)
+    assert cell.input_weights[...].dtype == jnp.float32
+    assert v.dtype == jnp.bfloat16 and state.v.dtype == jnp.bfloat16 and state.i.dtype == jnp.bfloat16
+    v32, _ = LILinearCell(N_IN, N, dtype=jnp.float32)(x)
+    assert v32.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(v, np.float32), v32, rtol=2e-2, atol=2e-2)
+    with pytest.raises(TypeError, match="dtype must be a floating dtype"):
+        LILinearCell(N_IN, N, dtype=jnp.int32)
 
 
 def test_learnable_float32_parameters_compute_in_a_bfloat16_dtype():
