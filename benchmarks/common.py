@@ -46,6 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from benchmarks.neuron_kernels import (
     P, compile_timed, kernel_bytes, make_inputs, neuron_functions, reference_lif,
     spikejax_lif, static_memory, summarize,
@@ -560,13 +561,10 @@ def main(argv=None):
                 (r["peak_measured_by"] for r in rows if r.get("peak_measured_by")), "not measured")},
         "matmul_precision": matmul_precision(),
         "environment": environment(),
-        "command": " ".join(["python -m benchmarks.common"] + list(sys.argv[1:] if argv is None else argv)),
+        "command": command_line("benchmarks.common", argv),
     }
     if not args.no_write:
-        path = pathlib.Path(args.output or f"benchmarks/results/common_{jax.default_backend()}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
-        print(f"wrote {path}")
+        write_json(result, args.output or f"benchmarks/results/common_{jax.default_backend()}.json")
     return result
 
 

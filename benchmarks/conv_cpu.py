@@ -20,7 +20,6 @@ ratio is to its fastest.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from benchmarks.common import environment, matmul_precision
 from benchmarks.peers._protocol import Worker, timed_rounds
 from spikejax import data as sdata
@@ -97,7 +97,7 @@ def main(argv=None):
         "spikejax": {"losses": losses, "compile_and_check_steps_s": compile_s},
         "matmul_precision": matmul_precision(),
         "environment": environment(),
-        "command": " ".join(["python -m benchmarks.conv_cpu"] + list(sys.argv[1:] if argv is None else argv)),
+        "command": command_line("benchmarks.conv_cpu", argv),
     }
     try:
         if "unavailable" in worker.greeting:
@@ -143,10 +143,7 @@ def main(argv=None):
               f"{result['ratio_of_medians']:.3f} of the medians (goal <= 1.2); largest loss difference "
               f"{result['loss_difference']:.2e}")
     if not args.no_write:
-        path = pathlib.Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
-        print(f"wrote {path}")
+        write_json(result, args.output)
     return result
 
 

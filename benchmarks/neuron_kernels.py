@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from benchmarks._results import command_line, write_json
 from spikejax.functional import LIF_MODEL, LIFParameters, lif_feed_forward_state
 from spikejax.kernels import lif_sequence, select_implementation
 
@@ -377,14 +378,10 @@ def main(argv=None):
             "spikejax (auto) is the fused Pallas kernel; (scan) is spikejax.functional.run."),
         "environment": environment(args),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
-        "command": " ".join(["python -m benchmarks.neuron_kernels"]
-                            + list(argv if argv is not None else sys.argv[1:])),
+        "command": command_line("benchmarks.neuron_kernels", argv),
     }
     if not args.no_write:
-        path = pathlib.Path(args.output or f"benchmarks/results/neuron_kernels_{jax.default_backend()}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
-        print(f"wrote {path}")
+        write_json(result, args.output or f"benchmarks/results/neuron_kernels_{jax.default_backend()}.json")
     return result
 
 

@@ -20,9 +20,7 @@ environment, the machine's load and the command.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import pathlib
 import sys
 
 import jax
@@ -30,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from benchmarks.train_speed import DenseSNN, run_spikejax, test_accuracy
 from spikejax import data as sdata
 from spikejax import train
@@ -128,12 +127,9 @@ def main(argv=None):
         "environment": train.environment(),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
         "load_average_1_5_15_min": {"before": load_before, "after": list(os.getloadavg())},
-        "command": " ".join(["python -m benchmarks.precision"] + argv),
+        "command": command_line("benchmarks.precision", argv),
     }
-    path = pathlib.Path(args.output or f"benchmarks/results/precision_{platform}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    write_json(result, args.output or f"benchmarks/results/precision_{platform}.json")
     return result
 
 

@@ -15,15 +15,13 @@ CPUs make timings vary by tens of percent.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import pathlib
-import sys
 import time
 
 import jax
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from spikejax import data as sdata
 from spikejax import train
 from tasks import mnist_stdp
@@ -103,12 +101,9 @@ def main(argv=None):
                 f"train_images images after a warm-up that compiles; the CPU is shared, see the load averages",
         "runs": runs,
         "environment": environment,
-        "command": "python -m benchmarks.stdp_speed" + "".join(" " + a for a in (sys.argv[1:] if argv is None else argv)),
+        "command": command_line("benchmarks.stdp_speed", argv),
     }
-    path = pathlib.Path(args.output or f"benchmarks/results/stdp_speed_{environment['platform']}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    write_json(result, args.output or f"benchmarks/results/stdp_speed_{environment['platform']}.json")
     return result
 
 

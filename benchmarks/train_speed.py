@@ -17,9 +17,6 @@ Compile time (the first step) is reported separately from the epoch time.
 from __future__ import annotations
 
 import argparse
-import json
-import pathlib
-import sys
 import time
 
 import jax
@@ -28,6 +25,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from spikejax import data as sdata
 from spikejax import train
 from spikejax.functional import LeakyParameters, run
@@ -223,12 +221,9 @@ def main(argv=None):
         "accuracy_difference": gap,
         "environment": train.environment(),
         "matmul_precision": str(jax.config.jax_default_matmul_precision),
-        "command": "python -m benchmarks.train_speed" + " ".join([""] + list(sys.argv[1:] if argv is None else argv)),
+        "command": command_line("benchmarks.train_speed", argv),
     }
-    path = pathlib.Path(args.output)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    write_json(result, args.output)
     return result
 
 

@@ -26,7 +26,6 @@ interpreter cannot import is skipped, and the reason printed.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from benchmarks._results import command_line, write_json
 from benchmarks.common import environment, layer_inputs, matmul_precision, nn_layer
 from benchmarks.neuron_kernels import P
 from benchmarks.peers._protocol import Worker, timed_rounds
@@ -200,13 +200,10 @@ def main(argv=None):
         "skipped": skipped, "errors": args.errors, "rows": rows, "spike_disagreements": disagreements,
         "matmul_precision": matmul_precision(),
         "environment": environment(),
-        "command": " ".join(["python -m benchmarks.peers.compare"] + list(sys.argv[1:] if argv is None else argv)),
+        "command": command_line("benchmarks.peers.compare", argv),
     }
     if not args.no_write:
-        path = pathlib.Path(args.output or f"benchmarks/results/peers_{jax.default_backend()}.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
-        print(f"wrote {path}")
+        write_json(result, args.output or f"benchmarks/results/peers_{jax.default_backend()}.json")
     return result
 
 
