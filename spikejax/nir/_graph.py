@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Sequence
 import jax
 from flax import nnx
 
-from ..nn._neuron import StatefulModule, is_stateful
+from ..nn._base import StatefulModule, is_stateful
 
 __all__ = ["Graph"]
 

@@ -21,17 +21,18 @@ from __future__ import annotations
 import inspect
 import math
 import sys
-from typing import Any, ClassVar, Iterable, Optional
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from ..functional._model import NeuronModel, check_dt
+from ..functional._model import NeuronModel
 from ..functional._validate import check_min_rank, check_rank
 from ..functional.integrate import run
 from ..kernels import FUSED_MODELS, neuron_sequence, select_implementation
 from ..kernels.lif import _check_implementation
+from ._base import StatefulModule, _NeuronBase, is_stateful  # noqa: F401 (StatefulModule, is_stateful: re-exported)
 from ._docs import DOC, KERNEL_ARGS, RECURRENT_ARGS, RECURRENT_EXTRA, SEQUENCE_ARGS, SEQUENCE_CALL
 
 __all__ = [
@@ -47,141 +48,6 @@ __all__ = [
 
 #: The module classes of every model, by model name: ``MODULES["LIF"]["Cell"]`` is ``LIFCell``.
 MODULES: dict[str, dict[str, type]] = {}
-
-
-def learnable_fields(p: Any) -> tuple[str, ...]:
-    """The fields of a parameter dataclass that can be trained: numeric pytree leaves.
-
-    Static fields (a surrogate ``method``, a reset rule) and nested parameter dataclasses are
-    not learnable as a whole.
-    """
-    names = []
-    for name, field in p.__dataclass_fields__.items():
-        if not field.metadata.get("pytree_node", True):
-            continue
-        value = getattr(p, name)
-        if isinstance(value, (int, float)) or hasattr(value, "dtype"):
-            names.append(name)
-    return tuple(names)
-
-
-def _is_floating_dtype(dtype) -> bool:
-    try:
-        return jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        return False
-
-
-class StatefulModule(nnx.Module):
-    """Marks a module whose ``__call__(x, state=None)`` returns ``(output, state)``.
-
-    :class:`~spikejax.nn.SequentialState` threads the state of such modules and calls every
-    other module as ``module(x)``. A user module can opt in by deriving from this class or by
-    setting ``is_stateful = True``.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from flax import nnx
-        >>> from spikejax.nn import SequentialState, StatefulModule
-        >>> class Counter(StatefulModule):            # counts its calls in the state
-        ...     def __call__(self, x, state=None):
-        ...         count = 0 if state is None else state
-        ...         return x, count + 1
-        >>> model = SequentialState(Counter(), nnx.Linear(2, 2, rngs=nnx.Rngs(0)), Counter())
-        >>> _, state = model(jnp.ones(2))
-        >>> _, state = model(jnp.ones(2), state)
-        >>> state                                     # the Linear layer has no state
-        [2, None, 2]
-    """
-
-    is_stateful: ClassVar[bool] = True
-
-
-def is_stateful(module: Any) -> bool:
-    """Whether ``module(x, state)`` returns ``(output, state)`` (see :class:`StatefulModule`).
-
-    Example:
-        >>> from flax import nnx
-        >>> from spikejax.nn import LIFCell, is_stateful
-        >>> is_stateful(LIFCell()), is_stateful(nnx.Linear(2, 2, rngs=nnx.Rngs(0)))
-        (True, False)
-    """
-    return bool(getattr(module, "is_stateful", False))
-
-
-class _NeuronBase(StatefulModule):
-    model: ClassVar[NeuronModel]
-
-    def __init__(
-        self,
-        p: Any = None,
-        *,
-        dt: float = 1e-3,
-        learnable: Iterable[str] = (),
-        detach_reset: Optional[bool] = None,
-        param_dtype: Any = jnp.float32,
-        dtype: Any = None,
-    ):
-        params_cls = self.model.parameters
-        if p is None:
-            p = params_cls()
-        elif not isinstance(p, params_cls):
-            raise TypeError(
-                f"p must be a {params_cls.__name__} for {type(self).__name__}, got {type(p).__name__}"
-            )
-        check_dt(dt)
-        learnable = tuple(learnable)
-        fields = learnable_fields(p)
-        for name in learnable:
-            if name not in fields:
-                raise ValueError(
-                    f"learnable names {name!r}, which is not a numeric parameter of "
-                    f"{params_cls.__name__}; expected some of {list(fields)}"
-                )
-        if detach_reset is not None and not self._accepts_detach_reset():
-            raise TypeError(
-                f"detach_reset must be None for {type(self).__name__}: the {self.model.name} "
-                f"model has no reset, got detach_reset={detach_reset!r}"
-            )
-        if dtype is not None and not _is_floating_dtype(dtype):
-            raise TypeError(
-                f"dtype must be a floating dtype (that of the neuron state) or None, got {dtype!r}"
-            )
-        self.p = nnx.data(p)
-        self.dt = dt
-        self.detach_reset = detach_reset
-        self.learnable = learnable
-        self.dtype = dtype
-        for name in learnable:
-            setattr(self, name, nnx.Param(jnp.asarray(getattr(p, name), dtype=param_dtype)))
-
-    @property
-    def parameters(self):
-        """The neuron parameters, with learnable fields taken from their ``nnx.Param``."""
-        if not self.learnable:
-            return self.p
-        return self.p.replace(**{name: getattr(self, name)[...] for name in self.learnable})
-
-    def _promote(self, input_tensor, state, *weights):
-        """``(input, state, p, *weights)`` in ``self.dtype`` (Flax's ``promote_dtype``): the
-        floating arrays cast, Python numbers left weakly typed; unchanged for ``dtype=None``."""
-        p = self.parameters
-        if self.dtype is None:
-            return (input_tensor, state, p, *weights)
-        cast = lambda a: (
-            a.astype(self.dtype) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
-        )
-        return (jnp.asarray(input_tensor, self.dtype),
-                *jax.tree_util.tree_map(cast, (state, p, *weights)))
-
-    def _accepts_detach_reset(self) -> bool:
-        steps = (self.model.feed_forward_step, self.model.recurrent_step)
-        return all(
-            step is None or "detach_reset" in inspect.signature(step).parameters for step in steps
-        )
-
-    def _step_options(self) -> dict:
-        return {} if self.detach_reset is None else {"detach_reset": self.detach_reset}
 
 
 class NeuronCell(_NeuronBase):

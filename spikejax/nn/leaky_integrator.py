@@ -16,7 +16,8 @@ from flax import nnx
 
 from ..functional._validate import check_rank
 from ..functional.leaky_integrator import LI_MODEL, LIParameters, LIState, li_step
-from ._neuron import _NeuronBase, neuron_modules
+from ._base import _NeuronBase
+from ._neuron import neuron_modules
 
 LICell, LI = neuron_modules(LI_MODEL, __name__)
 

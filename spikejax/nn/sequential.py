@@ -9,7 +9,7 @@ from flax import nnx
 
 from ..functional._validate import check_min_rank
 from ..functional.integrate import run
-from ._neuron import StatefulModule, is_stateful
+from ._base import StatefulModule, is_stateful
 
 __all__ = ["SequentialState", "Lift"]
 
