@@ -31,10 +31,11 @@ class DataParallel:
     data-parallel: each device computes its part of the batch, and XLA sums the gradients over
     devices (an all-reduce) so that every copy of the parameters gets the same update.
 
-    A layer that merges the batch axis with another one (``spikejax.nn.Lift`` reshapes
-    ``(T, B, ...)`` to ``(T * B, ...)``, which interleaves the devices' rows) makes XLA gather
-    the whole batch onto every device there: the numbers stay right, the speed-up is lost.
-    ``nnx.Linear`` takes ``(T, B, F)`` as it is, without ``Lift``.
+    A layer that merges the batch axis with the time axis in ``(T, B)`` order (a reshape of
+    ``(T, B, ...)`` to ``(T * B, ...)`` interleaves the devices' rows) makes XLA gather the whole
+    batch onto every device: the numbers stay right, the speed-up is lost.
+    ``spikejax.nn.Lift`` merges in ``(B, T)`` order inside the steps of :mod:`spikejax.train`
+    built with ``parallel=``, which keeps the split.
 
     Args:
         mesh: a one-axis :class:`jax.sharding.Mesh`.

@@ -56,6 +56,7 @@ from flax import nnx
 
 from spikejax._checkpoint import Checkpointer
 from spikejax._parallel import DataParallel, batch_rows, data_parallel, initialize_distributed
+from spikejax.nn.sequential import _batch_major_lift
 
 __all__ = [
     "make_train_step",
@@ -179,7 +180,8 @@ def _sharding_inputs(step: Callable, parallel: Optional[DataParallel]) -> Callab
 
     def sharded_step(*args):
         *objects, batch = args
-        return step(*objects, parallel.shard(batch))
+        with _batch_major_lift():  # traced in here: Lift keeps the batch split (see Lift)
+            return step(*objects, parallel.shard(batch))
 
     sharded_step.spikejax_parallel = parallel
     sharded_step.spikejax_step = step

@@ -20,7 +20,7 @@ import optax
 from flax import nnx
 
 from spikejax import train
-from spikejax.nn import LIF
+from spikejax.nn import LIF, Lift
 
 TIME_STEPS, FEATURES, CLASSES, BATCH = 4, 8, 4, 16
 
@@ -28,15 +28,17 @@ TIME_STEPS, FEATURES, CLASSES, BATCH = 4, 8, 4, 16
 class Tiny(nnx.Module):
     """8 -> 16 LIF -> 4 on time-major input (212 parameters); logits are the mean readout over time.
 
-    The linear layers take the ``(T, B, F)`` input as it is: ``Lift``'s ``(T, B) -> (T * B)``
-    reshape would interleave the devices' rows, and XLA would gather the whole batch on every
-    device (correct, but no longer data-parallel).
+    The linear layers take the ``(T, B, F)`` input as it is, or with ``lift=True`` through
+    ``Lift``, whose ``(T, B) -> T * B`` reshape would interleave the devices' rows (and make XLA
+    gather the whole batch on every device) if the data-parallel step did not switch it to
+    ``(B, T)`` order.
     """
 
-    def __init__(self, rngs):
-        self.hidden = nnx.Linear(FEATURES, 16, rngs=rngs)
+    def __init__(self, rngs, lift: bool = False):
+        wrap = Lift if lift else (lambda layer: layer)
+        self.hidden = wrap(nnx.Linear(FEATURES, 16, rngs=rngs))
         self.neurons = LIF()
-        self.readout = nnx.Linear(16, CLASSES, rngs=rngs)
+        self.readout = wrap(nnx.Linear(16, CLASSES, rngs=rngs))
 
     def __call__(self, x):
         spikes, _ = self.neurons(self.hidden(x))
@@ -66,7 +68,7 @@ def batches(count: int, *, process: int = 0, processes: int = 1):
     return out
 
 
-def run(parallel=None, *, steps: int = 20, process: int = 0, processes: int = 1) -> dict:
+def run(parallel=None, *, steps: int = 20, process: int = 0, processes: int = 1, lift: bool = False) -> dict:
     """Train ``steps`` steps, fit one more epoch and evaluate; the numbers as numpy arrays.
 
     Returns the loss of every step, the final parameters (``param...``), the optimizer's
@@ -74,7 +76,7 @@ def run(parallel=None, *, steps: int = 20, process: int = 0, processes: int = 1)
     the epoch run by ``fit``, the loss from ``evaluate`` and, when ``parallel`` is given, how
     often each collective occurs in the compiled train step (``collective/...``).
     """
-    model = Tiny(nnx.Rngs(0))
+    model = Tiny(nnx.Rngs(0), lift=lift)
     # SGD: Adam divides by the root of each gradient's square, so that rounding differences in
     # near-zero gradients (silent neurons) grow into differences of a whole learning rate.
     optimizer = nnx.Optimizer(model, optax.sgd(0.05, momentum=0.9), wrt=nnx.Param)
@@ -110,7 +112,8 @@ def compare(out: str) -> None:
     """One device and every device, in one process; plus the message for an uneven batch."""
     parallel = train.data_parallel(batch_axis=BATCH_AXIS)
     assert parallel.size == jax.device_count() > 1, jax.devices()
-    results = {"single": run(), "parallel": run(parallel)}
+    results = {"single": run(), "parallel": run(parallel),
+               "lift_single": run(steps=5, lift=True), "lift_parallel": run(parallel, steps=5, lift=True)}
     try:
         parallel.shard(batches(1)[0] | {"y": np.zeros(BATCH - 4, np.int32), "x": np.zeros((4, BATCH - 4, 8))})
         message = "no error"

@@ -59,6 +59,12 @@ def test_eight_devices_train_like_one_device(tmp_path):
     assert len(single["losses"]) == 20 and any(k.startswith("momentum") for k in single)
     _assert_same_run(parallel, single)
     assert single["losses"][-5:].mean() < single["losses"][:5].mean()  # it trained
+    # The same through Lift: merged in (B, T) order inside the parallel step, never gathered.
+    lift_single = {k.split("/", 1)[1]: result[k] for k in result.files if k.startswith("lift_single/")}
+    lift_parallel = {k.split("/", 1)[1]: result[k] for k in result.files if k.startswith("lift_parallel/")}
+    assert int(lift_parallel["collective/all-gather"]) == 0
+    _assert_same_run(lift_parallel, lift_single)
+    np.testing.assert_allclose(lift_single["losses"], single["losses"][:5], rtol=0, atol=1e-6)
     assert str(result["message"]) == (
         "batch size 12 (batch['x']) does not split evenly over the 8 devices of the mesh; "
         "use a batch size that is a multiple of 8"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from typing import Any, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from ..functional._validate import check_min_rank
@@ -12,6 +15,20 @@ from ..functional.integrate import run
 from ._base import StatefulModule, is_stateful
 
 __all__ = ["SequentialState", "Lift"]
+
+# Set while a data-parallel step is traced (spikejax.train): Lift then merges (T, B) in (B, T)
+# order, so that a batch split over devices stays split (see Lift).
+_BATCH_MAJOR = contextvars.ContextVar("spikejax_lift_batch_major", default=False)
+
+
+@contextlib.contextmanager
+def _batch_major_lift():
+    """Within this context, :class:`Lift` merges ``(T, B)`` as ``B * T`` (batch-major)."""
+    token = _BATCH_MAJOR.set(True)
+    try:
+        yield
+    finally:
+        _BATCH_MAJOR.reset(token)
 
 
 class SequentialState(StatefulModule):
@@ -79,6 +96,10 @@ class Lift(StatefulModule):
     gives the same result for any module that treats batch entries independently (not, for
     example, a batch norm in training mode). ``Lift(stateless)(x)`` returns only the output.
 
+    In a data-parallel step (:func:`spikejax.train.data_parallel`) the rows are merged in
+    ``(B, T)`` order instead, so that each device keeps its part of the batch: same numbers,
+    no gathering of the batch onto every device.
+
     A stateful module (a cell, or a :class:`SequentialState` of cells) is scanned over time with
     :func:`spikejax.functional.run`, and ``Lift(stateful)(x, state)`` returns ``(outputs, state)``.
 
@@ -118,6 +139,14 @@ class Lift(StatefulModule):
                 f"{type(state).__name__}"
             )
         steps, batch = input_tensor.shape[:2]
+        if _BATCH_MAJOR.get():
+            # Data-parallel: with B split over devices, (B, T) -> B * T keeps each device's rows
+            # one block, where (T, B) -> T * B interleaves them and XLA gathers the whole batch.
+            flat = jnp.swapaxes(input_tensor, 0, 1).reshape((batch * steps,) + input_tensor.shape[2:])
+            out = self.module(flat)
+            return jax.tree_util.tree_map(
+                lambda a: jnp.swapaxes(a.reshape((batch, steps) + a.shape[1:]), 0, 1), out
+            )
         flat = input_tensor.reshape((steps * batch,) + input_tensor.shape[2:])
         out = self.module(flat)
         return jax.tree_util.tree_map(lambda a: a.reshape((steps, batch) + a.shape[1:]), out)

@@ -171,3 +171,21 @@ def test_sequence_modules_take_a_constant_input_with_steps():
     np.testing.assert_array_equal(zs, layer(jnp.broadcast_to(x, (9, 2, 3)))[0])
     with pytest.raises(ValueError, match=r"input_tensor must have rank 1 or 2 with layout \(B, input_size\) for a constant input"):
         layer(jnp.ones((9, 2, 3)), steps=9)
+
+
+def test_lift_in_batch_major_order_gives_the_same_outputs():
+    # Inside a data-parallel step Lift merges (T, B) as B * T; the numbers must not change.
+    from spikejax.nn.sequential import _BATCH_MAJOR, _batch_major_lift
+
+    conv = nnx.Conv(2, 3, (3, 3), rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(0), (4, 5, 6, 6, 2))   # (T, B, H, W, C)
+    expected = Lift(conv)(x)
+    pair = Lift(lambda a: (conv(a), a.sum(axis=(1, 2, 3))))
+    with _batch_major_lift():
+        assert _BATCH_MAJOR.get()
+        got = jax.jit(lambda a: Lift(conv)(a))(x)
+        out, sums = pair(x)
+    assert not _BATCH_MAJOR.get()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(sums, x.sum(axis=(2, 3, 4)), rtol=1e-5)
