@@ -6,7 +6,7 @@ and ``int32`` labels ``(N,)``. It never touches the network. The files are looke
 
 1. the ``data_dir`` argument (``data_dir/<name>/`` or ``data_dir`` itself),
 2. the environment variable ``SPIKEJAX_DATA`` (same rule),
-3. the repository's ``data/<name>/`` (a source checkout ships MNIST there),
+3. the repository's ``data/<name>/`` (a source checkout ships MNIST and Fashion-MNIST there),
 4. the user cache ``$XDG_CACHE_HOME/spikejax/<name>/`` (default ``~/.cache/spikejax/<name>/``).
 
 :func:`download` fetches missing files into the cache, only when called. ``source="tfds"``

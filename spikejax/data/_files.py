@@ -43,6 +43,7 @@ class Dataset:
     mirrors: tuple[str, ...]
     classes: tuple[str, ...]
     mean_std: tuple  # of the train pixels on a 0-1 scale: (mean, std), per channel for colour images
+    homepage: str = ""  # where the data set is published, named in "not found" errors
 
     def split_files(self, split: str) -> tuple[str, str]:
         prefix = "train" if split == "train" else "t10k"
@@ -66,6 +67,7 @@ DATASETS: dict[str, Dataset] = {
         ),
         classes=tuple(str(digit) for digit in range(10)),
         mean_std=(0.1307, 0.3081),
+        homepage="http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion_mnist": Dataset(
         name="fashion_mnist",
@@ -83,6 +85,7 @@ DATASETS: dict[str, Dataset] = {
         classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
         mean_std=(0.2860, 0.3530),
+        homepage="https://github.com/zalandoresearch/fashion-mnist",
     ),
     # The "python version" archive; spikejax reads it without extracting (see _cifar.py).
     "cifar10": Dataset(
@@ -92,6 +95,7 @@ DATASETS: dict[str, Dataset] = {
         mirrors=("https://www.cs.toronto.edu/~kriz/",),
         classes=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
         mean_std=((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # per channel, R G B
+        homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
     ),
 }
 
@@ -112,7 +116,7 @@ def cache_dir() -> pathlib.Path:
 
 
 def repo_data_dir() -> pathlib.Path:
-    """``data/`` beside the ``spikejax`` package (a source checkout holds MNIST there)."""
+    """``data/`` beside the ``spikejax`` package (a source checkout holds MNIST and Fashion-MNIST there)."""
     import spikejax
 
     return pathlib.Path(spikejax.__file__).resolve().parents[1] / "data"
@@ -174,7 +178,7 @@ def find(name: str, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
         True
     """
     info = dataset(name)
-    searched = []
+    searched, missing = [], set()
     for label, root, itself in _roots(data_dir):
         if root is None:
             searched.append(f"  - {label}: not {'given' if label.startswith('data_dir') else 'set'}")
@@ -184,13 +188,20 @@ def find(name: str, data_dir: str | os.PathLike | None = None) -> pathlib.Path:
             if reason is None:
                 return folder.resolve()
             searched.append(f"  - {label}: {folder} ({reason})")
-    urls = "\n".join(f"    {info.mirrors[0]}{file}" for file in info.files)
+    files = list(info.files)
+    urls = "\n".join(f"    {info.mirrors[0]}{file}" for file in files)
+    mirrors = f"\n    (mirrors: {', '.join(info.mirrors[1:])})" if len(info.mirrors) > 1 else ""
+    total = sum(size for size, _ in info.files.values())
     raise FileNotFoundError(
-        f"{info.title} files not found. Searched, in order:\n" + "\n".join(searched) + "\n"
-        f"To get them:\n"
-        f"  - call spikejax.data.download({name!r}), which writes to {cache_dir() / name}; or\n"
-        f"  - fetch\n{urls}\n    (mirrors: {', '.join(info.mirrors[1:])}); or\n"
-        f"  - copy the file(s) above into a folder and pass data_dir=<folder> or set {ENV_VAR}=<folder>."
+        f"{info.title} files not found: no folder holds {', '.join(files)} "
+        f"(spikejax.data.find({name!r})). "
+        f"Searched, in order:\n" + "\n".join(searched) + "\n"
+        f"{info.title} is published at {info.homepage} ({total / 2**20:.1f} MiB). To get it:\n"
+        f"  - download\n{urls}{mirrors}\n"
+        f"    into one of the folders above ({cache_dir() / name} is searched by default), or into a "
+        f"folder you pass as data_dir=<folder> (--data-dir in tasks) or set {ENV_VAR}=<folder>; or\n"
+        f"  - call spikejax.data.download({name!r}) on a machine with network, which writes to "
+        f"{cache_dir() / name} and checks the md5."
     )
 
 
