@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Sequence
 
 import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from ..nn._base import StatefulModule, is_stateful
@@ -22,8 +23,12 @@ class Graph(StatefulModule):
 
     A cycle (a recurrent layer) is broken at the edge that closes it in a depth-first walk from
     the inputs, taken in edge order: that edge carries the source node's output of the previous
-    step (nothing in the first step), every other edge the output of this step. This is how
-    :class:`~spikejax.nn.LIFRecurrentCell` feeds back its spikes.
+    step, every other edge the output of this step. This is how
+    :class:`~spikejax.nn.LIFRecurrentCell` feeds back its spikes. In the first step from rest
+    (``state=None``) the edge carries what its source gives for a zero input (no spikes) from
+    rest: nothing for a ``Linear``, the bias of a recurrent ``Affine``. snnTorch's ``RLeaky``
+    and ``RSynaptic`` add ``recurrent(spk)`` with ``spk = 0`` in their first step, so their
+    recurrent bias counts from step one.
 
     The state is ``{"nodes": {name: state}, "delayed": {name: output}}``, or ``None`` for the
     rest state; like any cell, a graph runs over a sequence ``(T, B, ...)`` with
@@ -94,9 +99,22 @@ class Graph(StatefulModule):
 
     def __call__(self, input_tensor: Any, state: Optional[Mapping[str, Any]] = None):
         values = self._inputs(input_tensor)
-        node_states = {} if state is None else state["nodes"]
-        delayed = {} if state is None else state["delayed"]
-        new_states = {}
+        if state is None:
+            node_states, delayed = {}, self._rest_delayed(values)
+        else:
+            node_states, delayed = state["nodes"], state["delayed"]
+        values, new_states = self._step(values, node_states, delayed)
+        outputs = {name: _sum([values[src] for src in self._sources(name)]) for name in self.outputs}
+        new_state = {
+            "nodes": new_states,
+            "delayed": {src: values[src] for src in self.delayed_sources},
+        }
+        out = outputs[self.outputs[0]] if len(self.outputs) == 1 else outputs
+        return out, new_state
+
+    def _step(self, values: dict, node_states: Mapping, delayed: Mapping) -> tuple[dict, dict]:
+        """Every node's output of this step (added to ``values``) and its new state."""
+        values, new_states = dict(values), {}
         for name, now, before in self.plan:
             parts = [values[src] for src in now] + [delayed[src] for src in before if src in delayed]
             if not parts:
@@ -110,13 +128,25 @@ class Graph(StatefulModule):
                 values[name], new_states[name] = module(x, node_states.get(name))
             else:
                 values[name] = module(x)
-        outputs = {name: _sum([values[src] for src in self._sources(name)]) for name in self.outputs}
-        new_state = {
-            "nodes": new_states,
-            "delayed": {src: values[src] for src in self.delayed_sources},
-        }
-        out = outputs[self.outputs[0]] if len(self.outputs) == 1 else outputs
-        return out, new_state
+        return values, new_states
+
+    def _rest_delayed(self, values: dict) -> dict:
+        """What the edges that close cycles carry in the first step: each source's output for
+        a zero input from rest (a recurrent ``Affine`` gives its bias)."""
+        if not self.delayed_sources:
+            return {}
+        # The shapes of this step without the delayed inputs give each source's input shape.
+        shapes = jax.eval_shape(lambda v: self._step(v, {}, {})[0], values)
+        rest = {}
+        for src in self.delayed_sources:
+            feeding = [shapes[a] for a in self._sources(src)]
+            zero = jnp.zeros(
+                jnp.broadcast_shapes(*(s.shape for s in feeding)),
+                jnp.result_type(*(s.dtype for s in feeding)),
+            )
+            module = self.nodes[src]
+            rest[src] = module(zero, None)[0] if is_stateful(module) else module(zero)
+        return rest
 
     def _inputs(self, input_tensor: Any) -> dict:
         if len(self.inputs) == 1:

@@ -77,9 +77,15 @@ def step(node, current, state, dt):
 
 def simulate(graph, xs, dt, order, delayed=()):
     """Run a NIR graph over ``xs`` (T, B, ...): nodes in ``order``, ``delayed`` edges carrying
-    the previous step's output; returns the outputs of the one Output node."""
+    the previous step's output; returns the outputs of the one Output node.
+
+    A delayed edge comes out of a recurrent ``Affine`` or ``Linear``; before the first step its
+    input is zero (no spikes yet), so it carries the ``Affine``'s bias, as in snnTorch."""
     (source,) = [a for a, b in graph.edges if b == "output"]
-    states, previous, ys = {}, {}, []
+    batch = np.shape(xs)[1]
+    previous = {a: step(graph.nodes[a], np.zeros((batch, graph.nodes[a].weight.shape[1])), None, dt)[0]
+                for a, _ in delayed}
+    states, ys = {}, []
     for x in np.asarray(xs, np.float64):
         values = {"input": x}
         for name in order:
@@ -260,3 +266,58 @@ def test_snntorch_conv_graph_loads():
     assert 0 < expected.mean() < 1
     module = from_nir(graph, dt=SNN_DT)
     np.testing.assert_allclose(run(module, xs.transpose(0, 1, 3, 4, 2)), expected, atol=ATOL)
+
+
+def snntorch_recurrent(kind, n, w_rec):
+    """snnTorch's export of RLeaky(beta) / RSynaptic(alpha, beta) with all-to-all recurrent
+    weights: a subgraph input -> lif -> w_rec -> lif, lif -> output (export_nir.py)."""
+    tau_mem = np.full(n, SNN_DT / (1 - BETA))
+    zero = np.zeros(n)
+    if kind == "RLeaky":
+        lif = nir.LIF(tau=tau_mem, r=tau_mem / SNN_DT, v_leak=zero, v_threshold=zero + 1, v_reset=zero)
+    else:
+        tau_syn = np.full(n, SNN_DT / (1 - ALPHA))
+        lif = nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / SNN_DT, v_leak=zero,
+                          v_threshold=zero + 1, v_reset=zero, w_in=tau_syn / SNN_DT)
+    return nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=[n]), "lif": lif, "w_rec": w_rec,
+               "output": nir.Output(output_type=[n])},
+        edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")],
+    )
+
+
+@pytest.mark.parametrize("kind", ["RLeaky", "RSynaptic"])
+def test_snntorch_recurrent_bias_counts_from_the_first_step(kind):
+    """snnTorch adds ``recurrent(spk)`` with ``spk = 0`` in the first step: the bias of the
+    recurrent Affine reaches the membrane at once (RLeaky: v <- beta v + I + W_rec z + b_rec;
+    RSynaptic: i <- alpha i + I + W_rec z + b_rec, v <- beta v + i)."""
+    rng = np.random.default_rng(11)
+    w_in, b_in = rng.normal(0, 0.3, (3, 2)), np.array([0.05, 0.1, -0.05])
+    w_rec, b_rec = rng.normal(0, 0.3, (3, 3)), np.array([0.2, -0.1, 0.3])
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([2])), "0": nir.Affine(weight=w_in, bias=b_in),
+               "1": snntorch_recurrent(kind, 3, nir.Affine(weight=w_rec, bias=b_rec)),
+               "output": nir.Output(output_type=np.array([3]))},
+        edges=[("input", "0"), ("0", "1"), ("1", "output")],
+        type_check=False,
+    )
+    module = from_nir(graph, dt=SNN_DT)
+    xs = np.array([[[0.3, 0.2]], [[-0.1, 0.4]]])  # (T, B, 2)
+    # By hand, snnTorch's equations from rest (v = i = 0, z = 0); the inputs stay below threshold.
+    current = xs @ w_in.T + b_in + b_rec  # recurrent input of zero spikes: b_rec
+    if kind == "RLeaky":
+        v1 = current[0]
+        v2 = BETA * v1 + current[1]
+    else:
+        i1 = current[0]
+        v1 = i1
+        v2 = BETA * v1 + ALPHA * i1 + current[1]
+    assert np.all(np.abs(v1) > 0.05) and np.all(v1 < 1) and np.all(v2 < 1)
+    state, membranes = None, []
+    for x in xs:
+        z, state = module(jnp.asarray(x, jnp.float32), state)
+        assert not np.any(z)
+        lif_state = state[1]["nodes"]["lif"][-1]  # the cell after its input gain (Scale)
+        membranes.append(np.asarray(lif_state.v))
+    np.testing.assert_allclose(membranes[0], v1, atol=1e-6)
+    np.testing.assert_allclose(membranes[1], v2, atol=1e-6)
