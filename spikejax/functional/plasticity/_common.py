@@ -16,6 +16,7 @@ and batch entry ``b``; for conv2d the presynaptic side is first unfolded into pa
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -55,6 +56,33 @@ def check_choice(name: str, value: Any, choices) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
 
 
+def check_finite_fields(params: Any) -> None:
+    """``ValueError`` naming the field if a concrete parameter has a NaN or infinite entry.
+
+    A NaN learning rate or time constant would otherwise turn every weight into NaN without a
+    word; traced values (under ``jit``) are not checked.
+    """
+    cls = type(params).__name__
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        if not is_concrete(value):
+            continue
+        array = np.asarray(value)
+        if array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+            shown = array.tolist() if array.size <= 6 else f"an array of shape {array.shape}"
+            raise ValueError(f"{cls}.{field.name} must be finite, got {shown}")
+
+
+def check_finite_bound(name: str, value: Any) -> None:
+    """``ValueError`` if a concrete weight bound has a NaN or infinite entry (``None`` is no bound)."""
+    if value is None or not is_concrete(value):
+        return
+    array = np.asarray(value)
+    if not np.all(np.isfinite(array)):
+        shown = array.tolist() if array.size <= 6 else f"an array of shape {array.shape}"
+        raise ValueError(f"{name} must be finite (None for no bound), got {shown}")
+
+
 def check_geometry(cls: str, g: Geometry) -> None:
     check_int(f"{cls}.stride", g.stride, 1)
     check_int(f"{cls}.padding", g.padding, 0)
@@ -62,7 +90,9 @@ def check_geometry(cls: str, g: Geometry) -> None:
 
 
 def check_bounds(lower_name: str, lower: Any, upper_name: str, upper: Any) -> None:
-    """``ValueError`` if both bounds are concrete and some ``upper <= lower``."""
+    """``ValueError`` if a concrete bound is not finite, or both are and some ``upper <= lower``."""
+    check_finite_bound(lower_name, lower)
+    check_finite_bound(upper_name, upper)
     if lower is None or upper is None or not (is_concrete(lower) and is_concrete(upper)):
         return
     if not np.all(np.asarray(upper) > np.asarray(lower)):
@@ -109,6 +139,12 @@ def check_spikes(pre: Any, post: Any, w: Any, g: Geometry) -> None:
         ranks, layout = (1, 2), "(B, pre) or (pre,)"
     if pre.ndim not in ranks:
         raise ValueError(f"pre must have layout {layout}, got shape {tuple(pre.shape)}")
+    if pre.ndim == ranks[1] and pre.shape[0] == 0:
+        # A "mean" over no entries is NaN and would silently poison every weight.
+        raise ValueError(
+            f"pre has shape {tuple(pre.shape)}: an empty batch (B = 0), expected at least one "
+            "batch entry"
+        )
     if g.convolutional:
         small = conv_output_hw(pre.shape[-2:], w.shape[2:], g)
         if min(small) < 1:

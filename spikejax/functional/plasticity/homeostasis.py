@@ -35,7 +35,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt
 from .._validate import check_array
-from ._common import REDUCTIONS, check_choice, float_dtype, reduce_batch
+from ._common import REDUCTIONS, check_choice, check_finite_fields, float_dtype, reduce_batch
 
 __all__ = ["AdaptiveThresholdParameters", "AdaptiveThresholdState", "adaptive_threshold_step"]
 
@@ -60,6 +60,10 @@ class AdaptiveThresholdParameters(NeuronParameters):
 
     _positive = ("tau_theta_inv",)
     _non_negative = ("alpha",)
+
+    def __post_init__(self):
+        NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
 
 
 class AdaptiveThresholdState(NamedTuple):
@@ -111,6 +115,12 @@ def adaptive_threshold_step(
         check_choice("batch_reduction", batch_reduction, REDUCTIONS)
         if z.ndim < 1:
             raise ValueError("z must have a batch axis when batch_reduction is given, got a scalar")
+        if z.shape[0] == 0:
+            # A mean over no entries is NaN (and a max has no value): theta would be lost.
+            raise ValueError(
+                f"z has shape {tuple(z.shape)}: an empty batch (B = 0), expected at least one "
+                f"batch entry for batch_reduction={batch_reduction!r}"
+            )
     shape = tuple(z.shape if batch_reduction is None else z.shape[1:])
     if state is None:
         state = AdaptiveThresholdState(jnp.zeros(shape, float_dtype(z)))

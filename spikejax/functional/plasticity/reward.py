@@ -55,6 +55,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt
 from ._common import (
+    check_finite_fields,
     REDUCTIONS,
     Geometry,
     apply_bound,
@@ -91,7 +92,7 @@ class MSTDPParameters(NeuronParameters):
         tau_z_inv: inverse time constant of the eligibility trace (MSTDPET), 1/s.
         a_plus: amplitude of pre-before-post pairs.
         a_minus: amplitude of post-before-pre pairs (negative for Hebbian STDP).
-        gamma: learning rate.
+        gamma: learning rate (non-negative; the reward gives the sign).
         trace_mode: ``"cumulative"`` (default) or ``"nearest"`` (static).
         batch_reduction: ``"sum"`` (default), ``"mean"`` or ``"max"`` (static).
 
@@ -112,9 +113,11 @@ class MSTDPParameters(NeuronParameters):
     batch_reduction: str = struct.field(pytree_node=False, default="sum")
 
     _positive = ("tau_plus_inv", "tau_minus_inv", "tau_z_inv")
+    _non_negative = ("gamma",)  # the sign of learning comes from the reward and a_plus/a_minus
 
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
         check_choice("MSTDPParameters.trace_mode", self.trace_mode, INFERNO_TRACE_MODES)
         check_choice("MSTDPParameters.batch_reduction", self.batch_reduction, REDUCTIONS)
 

@@ -27,7 +27,10 @@ The weight dependences :math:`A_\pm` (``stdp_algorithm``) are Norse's:
 ============================  =====================================  ======================================
 
 (:math:`\Theta(x) = 1` for :math:`x > 0`, else 0; ``mu`` is used by ``"multiplicative_pow"`` only.)
-With ``hardbound=True`` the new weight is clipped to :math:`[w_{\min}, w_{\max}]`.
+With ``hardbound=True`` the new weight is clipped to :math:`[w_{\min}, w_{\max}]`, and
+``"multiplicative_pow"`` takes a distance beyond a bound as 0 (the weights of the update form
+``w + dw`` can land a rounding error beyond it, where a fractional power is NaN); without the
+hard bound a weight beyond a bound gives NaN there, as in Norse.
 
 Weights are ``(post, pre)`` as in ``torch.nn.Linear``; with ``convolutional=True`` they are
 ``(C_out, C_in, kh, kw)`` and spikes NCHW, and the sums also run over the output positions, the
@@ -59,6 +62,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt
 from ._common import (
+    check_finite_fields,
     Geometry,
     check_bounds,
     check_choice,
@@ -135,6 +139,7 @@ class STDPParameters(NeuronParameters):
 
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
         check_choice("STDPParameters.stdp_algorithm", self.stdp_algorithm, STDP_ALGORITHMS)
         check_bounds("STDPParameters.w_min", self.w_min, "STDPParameters.w_max", self.w_max)
         check_geometry("STDPParameters", geometry_of(self))
@@ -179,7 +184,13 @@ def _amplitudes(w: jax.Array, p: STDPParameters):
             p.eta_minus * (w - p.w_min > 0).astype(w.dtype),
         )
     if algorithm == "multiplicative_pow":
-        return p.eta_plus * (p.w_max - w) ** p.mu, p.eta_minus * (w - p.w_min) ** p.mu
+        up, down = p.w_max - w, w - p.w_min
+        if p.hardbound:
+            # The weights are inside the bounds, but w + dw can round to a hair beyond one
+            # (w + (w_min - w) != w_min in floating point), and a fractional power of that
+            # tiny negative distance is NaN: count it as zero, as Norse's exact weights do.
+            up, down = jnp.maximum(up, 0), jnp.maximum(down, 0)
+        return p.eta_plus * up**p.mu, p.eta_minus * down**p.mu
     return p.eta_plus * jax.nn.relu(p.w_max - w), p.eta_minus * jax.nn.relu(w - p.w_min)
 
 

@@ -51,6 +51,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt
 from ._common import (
+    check_finite_fields,
     REDUCTIONS,
     apply_bound,
     check_choice,
@@ -109,6 +110,7 @@ class InfernoSTDPParameters(NeuronParameters):
 
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
         check_choice("InfernoSTDPParameters.trace_mode", self.trace_mode, INFERNO_TRACE_MODES)
         check_choice("InfernoSTDPParameters.batch_reduction", self.batch_reduction, REDUCTIONS)
         check_geometry("InfernoSTDPParameters", geometry_of(self))

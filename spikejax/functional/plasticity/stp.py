@@ -38,7 +38,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt, check_step_input, rest_like
 from .._validate import check_array, check_range, is_concrete
-from ._common import float_dtype
+from ._common import check_finite_fields, float_dtype
 
 __all__ = [
     "TsodyksMakramParameters",
@@ -74,6 +74,7 @@ class TsodyksMakramParameters(NeuronParameters):
 
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
         if is_concrete(self.U):
             check_range("TsodyksMakramParameters.U", np.asarray(self.U), 0.0, 1.0)
 

@@ -49,6 +49,7 @@ from flax import struct
 
 from .._model import NeuronParameters, check_dt
 from ._common import (
+    check_finite_fields,
     REDUCTIONS,
     Geometry,
     apply_bound,
@@ -103,6 +104,7 @@ class TripletSTDPParameters(NeuronParameters):
 
     def __post_init__(self):
         NeuronParameters.__post_init__(self)
+        check_finite_fields(self)
         check_choice("TripletSTDPParameters.trace_mode", self.trace_mode, INFERNO_TRACE_MODES)
         check_choice("TripletSTDPParameters.batch_reduction", self.batch_reduction, REDUCTIONS)
 

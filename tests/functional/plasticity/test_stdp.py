@@ -91,6 +91,39 @@ def test_linear_equals_the_formula_at_and_beyond_the_bounds(algorithm, mu, _):
     np.testing.assert_allclose(trajectory(pre, post, w0), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_linear_uses_its_dt():
+    """The traces step by dt * tau_inv: at dt = 0.25 ms the trajectory is the formula's, not 1 ms's."""
+    rng = np.random.default_rng(4)
+    pre = (rng.random((12, 2, 4)) < 0.5).astype(np.float32)
+    post = (rng.random((12, 2, 3)) < 0.5).astype(np.float32)
+    w0 = np.full((3, 4), 0.5, np.float32)
+    values = dict(a_pre=1.0, a_post=1.0, tau_pre_inv=40.0, tau_post_inv=40.0, w_min=0.0,
+                  w_max=1.0, eta_plus=0.5, eta_minus=0.4)
+    p = STDPParameters(hardbound=False, **values)
+    state, w, ws = None, jnp.asarray(w0), []
+    for z_pre, z_post in zip(pre, post):
+        dw, state = stdp_step(z_pre, z_post, state, w, p, 0.25e-3)
+        w = w + dw
+        ws.append(w)
+    expected = _numpy_stdp(pre, post, w0.astype(np.float64), values, "additive", 0.0, dt=0.25e-3)
+    np.testing.assert_allclose(np.stack(ws), expected, rtol=1e-5, atol=1e-6)
+    default_dt = _numpy_stdp(pre, post, w0.astype(np.float64), values, "additive", 0.0)
+    assert np.abs(expected - default_dt).max() > 1e-3
+
+
+def test_multiplicative_pow_stays_finite_at_the_hard_bounds():
+    """w + dw lands a rounding error beyond w_min; a fractional power of that was NaN."""
+    p = STDPParameters(stdp_algorithm="multiplicative_pow", mu=0.5, eta_plus=0.0,
+                       eta_minus=5.0, w_min=0.1, w_max=0.7)
+    w, state = jnp.full((3, 4), 0.3), None
+    pre, post = jnp.ones((2, 4)), jnp.ones((2, 3))
+    for _ in range(30):  # strong depression: every weight reaches w_min and stays there
+        dw, state = stdp_step(pre, post, state, w, p)
+        w = w + dw
+    assert np.all(np.isfinite(np.asarray(w)))
+    np.testing.assert_allclose(w, 0.1, atol=1e-6)
+
+
 def _params(ref, **extra):
     values = {k: v for k, v in ref["params"].items()}
     return STDPParameters(stdp_algorithm=ref["algorithm"], **values, **extra)
