@@ -51,8 +51,12 @@ def _check_options(order, scale, epsilon) -> None:
     for name, value in (("order", order), ("scale", scale)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not isinstance(epsilon, (int, float)) or not epsilon >= 0:
-        raise ValueError(f"epsilon must be a non-negative number, got {epsilon!r}")
+    if math.isinf(scale):
+        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
+    if (not isinstance(epsilon, (int, float)) or isinstance(epsilon, bool) or not epsilon >= 0
+            or math.isinf(epsilon)):
+        # An infinite epsilon would divide every slice by inf: all weights silently zero.
+        raise ValueError(f"epsilon must be a finite non-negative number, got {epsilon!r}")
 
 
 def _axes(axis: Axis, ndim: int) -> Optional[tuple[int, ...]]:

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Optional
 
 import jax
@@ -154,8 +155,11 @@ def max_rate_update(
     n_neurons, n_classes = _check_state(state)
     _check_rates(rates, n_neurons)
     _check_labels(labels, rates.shape[0], n_classes)
-    if is_concrete(decay) and not float(decay) >= 0:
-        raise ValueError(f"decay must be non-negative, got {decay}")
+    if is_concrete(decay) and not (float(decay) >= 0 and np.isfinite(float(decay))):
+        raise ValueError(f"decay must be non-negative and finite, got {decay}")
+    if is_concrete(rates) and not np.all(np.isfinite(np.asarray(rates))):
+        # One NaN rate would make the whole row of the state NaN for good.
+        raise ValueError("rates must be finite, got NaN or infinite entries")
     dtype = state.rates.dtype
     one_hot = jax.nn.one_hot(labels, n_classes, dtype=dtype)  # out-of-range rows are all zero
     counts = one_hot.sum(axis=0)
@@ -271,7 +275,8 @@ class MaxRateClassifier:
 
     def __init__(self, n_neurons: int, n_classes: int, *, decay: float = 0.0,
                  proportional: bool = True):
-        if not isinstance(decay, (int, float)) or not decay >= 0:
+        if (not isinstance(decay, (int, float)) or isinstance(decay, bool) or not decay >= 0
+                or not math.isfinite(decay)):
             raise ValueError(f"decay must be a non-negative number, got {decay!r}")
         self.state = max_rate_init(n_neurons, n_classes)
         self.decay = float(decay)
@@ -292,6 +297,11 @@ class MaxRateClassifier:
 
     def __call__(self, rates: jax.Array, labels: Optional[jax.Array] = None) -> jax.Array:
         check_array("rates", rates)
+        if rates.ndim == 3 and rates.shape[0] == 0:
+            raise ValueError(
+                f"rates has shape {tuple(rates.shape)}: no time steps to average, expected "
+                "(T, B, N) with T >= 1 or rates (B, N)"
+            )
         if rates.ndim == 3:
             rates = jnp.mean(rates.astype(self.state.rates.dtype), axis=0)
         predictions = self.predict(rates)

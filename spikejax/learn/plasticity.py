@@ -149,7 +149,8 @@ def plasticity_rule(
         post_shape: the same for ``post``.
         extra_args: names of further keyword arguments ``update`` must receive and pass to
             ``step`` (``("reward",)`` for reward-modulated rules).
-        trace_dtype: dtype of the rule's state (float32 keeps bfloat16 weights' traces exact).
+        trace_dtype: dtype of the rule's state, a floating-point dtype (float32 keeps bfloat16
+            weights' traces exact).
         name: the transformation's name in error messages.
 
     Returns:
@@ -172,6 +173,11 @@ def plasticity_rule(
         >>> (w > 0.5).tolist()
         [[True, False]]
     """
+    if not jnp.issubdtype(jnp.dtype(trace_dtype), jnp.floating):
+        # An integer trace rounds every decayed value to 0: the rule would learn nothing.
+        raise TypeError(
+            f"{name}: trace_dtype must be a floating-point dtype, got {jnp.dtype(trace_dtype)}"
+        )
     required = ("pre", "post") + tuple(extra_args)
 
     def init_fn(params):

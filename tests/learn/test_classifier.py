@@ -103,7 +103,7 @@ def test_shapes_jit_empty_classes_and_the_stateful_wrapper():
         (lambda: max_rate_update(max_rate_init(3, 2), jnp.ones((2, 3)), jnp.array([0.0, 1.0])),
          TypeError, "labels must be integers"),
         (lambda: max_rate_update(max_rate_init(3, 2), jnp.ones((1, 3)), jnp.array([0]), decay=-1.0),
-         ValueError, "decay must be non-negative"),
+         ValueError, "decay must be non-negative and finite"),
         (lambda: max_rate_predict(max_rate_init(3, 2), jnp.ones(3)), ValueError, "rates must have rank 2"),
         (lambda: max_rate_predict(jnp.ones((3, 2)), jnp.ones((1, 3))), TypeError, "state must be a MaxRateState"),
         (lambda: max_rate_init(0, 2), ValueError, "n_neurons must be an int >= 1"),

@@ -68,7 +68,7 @@ def test_transformation_chains_after_an_update():
         (lambda: normalize_weights(jnp.ones((2, 2)), scale=0.0), "scale must be a positive number"),
         (lambda: normalize(scale=-78.4), "scale must be a positive number"),
         (lambda: normalize_weights(jnp.ones((2, 2)), order=0), "order must be a positive number"),
-        (lambda: normalize(epsilon=-1.0), "epsilon must be a non-negative number"),
+        (lambda: normalize(epsilon=-1.0), "epsilon must be a finite non-negative number, got -1.0"),
         (lambda: normalize_weights(jnp.ones((2, 2)), axis=2), "axis 2 is out of range for weights of rank 2"),
         (lambda: normalize().update(jnp.ones(2), optax.EmptyState()), "normalize needs the current params"),
     ],
