@@ -49,6 +49,14 @@ class Batches:
         self.shuffle_seed = None if shuffle_seed is None else _check_int("shuffle_seed", shuffle_seed, 0)
         self.epoch = _check_int("epoch", epoch, 0)
         self.drop_last = bool(drop_last)
+        count = len(self.labels)
+        if count == 0 or (self.drop_last and self.batch_size > count):
+            # An epoch without a single batch would train on nothing, silently.
+            raise ValueError(
+                f"batch_size={self.batch_size} with drop_last={self.drop_last} leaves no batch of "
+                f"the {count} examples; expected batch_size <= {count}"
+                + (" or drop_last=False" if count else " and at least one example")
+            )
 
     def __len__(self) -> int:
         count = len(self.labels) / self.batch_size

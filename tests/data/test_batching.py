@@ -22,7 +22,12 @@ def test_batches_sizes_and_drop_last():
     dropped = data.batches(x, y, 4, drop_last=True)
     assert len(dropped) == 2 and [len(b) for _, b in dropped] == [4, 4]
     assert len(data.batches(x, y, 5, drop_last=True)) == 2 and len(data.batches(x, y, 20)) == 1
-    assert len(data.batches(x, y, 20, drop_last=True)) == 0 and list(data.batches(x, y, 20, drop_last=True)) == []
+    # A batch bigger than the data with drop_last would yield nothing: an error, not an empty epoch.
+    with pytest.raises(ValueError, match=r"batch_size=20 with drop_last=True leaves no batch of the 10 examples; expected batch_size <= 10 or drop_last=False"):
+        data.batches(x, y, 20, drop_last=True)
+    assert len(data.batches(x, y, 10, drop_last=True)) == 1
+    with pytest.raises(ValueError, match=r"leaves no batch of the 0 examples"):
+        data.batches(x[:0], y[:0], 4)
 
 
 def test_batches_shuffle_per_seed_and_epoch():
