@@ -13,7 +13,11 @@ the rest state for that batch. Modules hold only parameters, never the neuron st
 Precision follows Flax: ``param_dtype`` is the dtype of the learnable parameters (and weights),
 ``dtype`` the dtype of the computation, here the neuron state. ``dtype=None`` (the default)
 computes in the input's dtype; ``dtype=jnp.float32`` behind an ``nnx.Linear(..., dtype=
-jnp.bfloat16)`` gives bfloat16 matmuls with a float32 neuron state.
+jnp.bfloat16)`` gives bfloat16 matmuls with a float32 neuron state. Integer and boolean inputs
+(spike counts, spikes from an encoder) compute in the default float dtype (float32).
+
+The sequence modules (``X``, ``XRecurrent``) set the class attribute ``is_sequence = True``: they
+run over time themselves, so :class:`~spikejax.nn.Lift` refuses them (lift the cell instead).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +54,28 @@ __all__ = [
 MODULES: dict[str, dict[str, type]] = {}
 
 
+def _check_steps(input_tensor: Any, layout: str) -> None:
+    """``ValueError`` naming ``input_tensor`` for an empty sequence (``T = 0``): no step to run,
+    no state to return."""
+    if input_tensor.shape[0] == 0:
+        raise ValueError(
+            f"input_tensor has shape {tuple(input_tensor.shape)} with layout {layout}: an empty "
+            f"sequence (T = 0), expected at least one step"
+        )
+
+
+def _float_input(module: _NeuronBase, input_tensor: Any) -> Any:
+    """An integer or boolean input as the default float dtype (when ``module.dtype`` is None).
+
+    The rest state takes the input's dtype; an integer state would change dtype after one step,
+    which ``lax.scan`` refuses. With a ``dtype``, ``_promote`` casts the input itself.
+    """
+    dtype = getattr(input_tensor, "dtype", None)
+    if module.dtype is None and dtype is not None and not jnp.issubdtype(dtype, jnp.inexact):
+        return jnp.asarray(input_tensor, jnp.result_type(float))
+    return input_tensor
+
+
 class NeuronCell(_NeuronBase):
     """One feed-forward step of a neuron model (Norse's ``XCell``).
 
@@ -73,6 +99,7 @@ class NeuronCell(_NeuronBase):
 
     def __call__(self, input_tensor: jax.Array, state: Any = None):
         check_min_rank("input_tensor", input_tensor, 1, "(B, ...) or (N,)")
+        input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p = self._promote(input_tensor, state)
         return self.model.feed_forward_step(input_tensor, state, p, self.dt, **self._step_options())
 
@@ -96,6 +123,9 @@ class NeuronLayer(_NeuronBase):
         >>> spikes[:, 0, 0]
         Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
     """
+
+    #: Runs over time itself: :class:`~spikejax.nn.Lift` refuses it (lift the cell instead).
+    is_sequence: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -132,10 +162,12 @@ class NeuronLayer(_NeuronBase):
         broadcasting it over time). Returns ``(outputs, state)``."""
         if steps is None:
             check_min_rank("input_tensor", input_tensor, 2, "(T, B, ...) or (T, N)")
+            _check_steps(input_tensor, "(T, B, ...) or (T, N)")
             step_shape = input_tensor.shape[1:]
         else:
             check_min_rank("input_tensor", input_tensor, 1, "(B, ...) for a constant input")
             step_shape = input_tensor.shape
+        input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p = self._promote(input_tensor, state)
         dt, options = self.dt, self._step_options()
         if self._takes_kernel(input_tensor, steps, options):
@@ -268,6 +300,7 @@ class NeuronRecurrentCell(_RecurrentBase):
 
     def __call__(self, input_tensor: jax.Array, state: Any = None):
         self._check_input(input_tensor, (1, 2), "(B, input_size) or (input_size,)")
+        input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p, w_in, w_rec = self._promote(input_tensor, state, *self.weights())
         return self.model.recurrent_step(
             input_tensor, state, w_in, w_rec, p, self.dt, **self._step_options()
@@ -290,6 +323,9 @@ class NeuronRecurrentLayer(_RecurrentBase):
         ((9, 2, 4), (2, 4))
     """
 
+    #: Runs over time itself: :class:`~spikejax.nn.Lift` refuses it (lift the cell instead).
+    is_sequence: ClassVar[bool] = True
+
     def __init__(
         self,
         input_size: int,
@@ -311,10 +347,12 @@ class NeuronRecurrentLayer(_RecurrentBase):
         input ``(B, input_size)``. Returns ``(outputs, state)``."""
         if steps is None:
             self._check_input(input_tensor, (2, 3), "(T, B, input_size) or (T, input_size)")
+            _check_steps(input_tensor, "(T, B, input_size) or (T, input_size)")
             batch_shape = input_tensor.shape[1:-1]
         else:
             self._check_input(input_tensor, (1, 2), "(B, input_size) for a constant input")
             batch_shape = input_tensor.shape[:-1]
+        input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p, w_in, w_rec = self._promote(input_tensor, state, *self.weights())
         dt, options = self.dt, self._step_options()
         if state is None:

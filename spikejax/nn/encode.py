@@ -6,11 +6,12 @@ their randomness at each call: ``encoder(x, rngs)`` with a ``jax.random`` key, a
 ``nnx.Rngs`` (drawing from its ``rng_collection`` stream, ``"encode"`` by default, which falls
 back to the default stream) or an ``nnx.RngStream``. The same key gives the same spikes.
 
+The encoders that make a time axis (or read one, :class:`SpikeLatencyEncoder`) set
+``is_sequence = True``: :class:`~spikejax.nn.Lift` refuses them, since they are not per-step.
+
 Example:
     >>> import jax.numpy as jnp
     >>> from flax import nnx
-
-from ..functional._validate import check_int
     >>> from spikejax.nn import PoissonEncoder, PopulationEncoder
     >>> codes = PopulationEncoder(8)(jnp.linspace(0, 1, 5))             # (5, 8)
     >>> PoissonEncoder(seq_length=20, f_max=200)(codes, nnx.Rngs(0)).shape
@@ -19,7 +20,7 @@ from ..functional._validate import check_int
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 import jax
 from flax import nnx
@@ -83,6 +84,8 @@ class PoissonEncoder(_RandomEncoder):
         >>> bool((encoder(jnp.full(4, 0.5), key) == encoder(jnp.full(4, 0.5), key)).all())
         True
     """
+
+    is_sequence: ClassVar[bool] = True  # makes (or reads) a time axis: Lift refuses it
 
     def __init__(self, seq_length: int, f_max=100.0, dt=1e-3, *, rng_collection: str = "encode"):
         super().__init__(rng_collection)
@@ -183,6 +186,8 @@ class HomogeneousPoissonEncoder(_RandomEncoder):
         True
     """
 
+    is_sequence: ClassVar[bool] = True  # makes (or reads) a time axis: Lift refuses it
+
     def __init__(
         self,
         steps: int,
@@ -230,6 +235,8 @@ class ConstantCurrentLIFEncoder(nnx.Module):
         ((20, 3), Array([0., 2., 6.], dtype=float32))
     """
 
+    is_sequence: ClassVar[bool] = True  # makes (or reads) a time axis: Lift refuses it
+
     _encode: Callable = staticmethod(F.constant_current_lif_encode)
 
     def __init__(self, seq_length: int, p: Optional[LIFParameters] = None, dt=1e-3):
@@ -274,6 +281,8 @@ class SpikeLatencyEncoder(nnx.Module):
                [1., 0.],
                [0., 0.]], dtype=float32)
     """
+
+    is_sequence: ClassVar[bool] = True  # makes (or reads) a time axis: Lift refuses it
 
     def __call__(self, input_spikes: jax.Array) -> jax.Array:
         return F.spike_latency_encode(input_spikes)

@@ -1,10 +1,16 @@
-"""Containers that thread neuron state: :class:`SequentialState` and :class:`Lift`."""
+"""Containers that thread neuron state: :class:`SequentialState` and :class:`Lift`.
+
+A module either takes one step ``(B, ...)`` (a cell, ``nnx.Linear``) or runs over a whole
+sequence ``(T, B, ...)`` itself (the neuron layers such as :class:`~spikejax.nn.LIF`, a
+:class:`Lift`, a :class:`SequentialState` holding one of those): the second kind sets
+``is_sequence = True`` (see :func:`is_sequence`), and :class:`Lift` refuses it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Optional, Sequence
+from typing import Any, ClassVar, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -13,8 +19,9 @@ from flax import nnx
 from ..functional._validate import check_min_rank
 from ..functional.integrate import run
 from ._base import StatefulModule, is_stateful
+from ._neuron import _check_steps
 
-__all__ = ["SequentialState", "Lift"]
+__all__ = ["SequentialState", "Lift", "is_sequence"]
 
 # Set while a data-parallel step is traced (spikejax.train): Lift then merges (T, B) in (B, T)
 # order, so that a batch split over devices stays split (see Lift).
@@ -31,6 +38,59 @@ def _batch_major_lift():
         _BATCH_MAJOR.reset(token)
 
 
+def is_sequence(module: Any) -> bool:
+    """Whether ``module`` runs over time itself, taking a whole sequence ``(T, B, ...)``.
+
+    True for the neuron layers (:class:`~spikejax.nn.LIF`, :class:`~spikejax.nn.LIFRecurrent`,
+    ...), for :class:`Lift`, for the encoders that make or read a time axis, and for a
+    :class:`SequentialState` that holds one of them; false for cells and ordinary layers. A user
+    module opts in with a class attribute ``is_sequence = True``.
+
+    Example:
+        >>> from flax import nnx
+        >>> from spikejax.nn import LIF, LIFCell, SequentialState
+        >>> from spikejax.nn.sequential import is_sequence
+        >>> is_sequence(LIF()), is_sequence(LIFCell()), is_sequence(SequentialState(LIFCell()))
+        (True, False, False)
+        >>> is_sequence(SequentialState(nnx.Linear(2, 2, rngs=nnx.Rngs(0)), LIF()))
+        True
+    """
+    return bool(getattr(module, "is_sequence", False))
+
+
+def _shape(x: Any) -> str:
+    shape = getattr(x, "shape", None)
+    return f"shape {tuple(shape)}" if shape is not None else f"a {type(x).__name__}"
+
+
+def _input_features(layer: Any) -> Optional[tuple[str, int]]:
+    """The size a layer declares for the last axis of its input, as ``(attribute, size)``:
+    ``in_features`` (``nnx.Linear``, ``nnx.Conv``: channels last) or ``input_size`` (the
+    recurrent neuron modules), looking through :class:`Lift`; ``None`` when it declares none."""
+    if isinstance(layer, Lift):
+        return _input_features(layer.module)
+    for name in ("in_features", "input_size"):
+        size = getattr(layer, name, None)
+        if isinstance(size, int) and not isinstance(size, bool):
+            return name, size
+    return None
+
+
+def _locate(error: Exception, where: str, x: Any) -> Exception:
+    """``error`` re-raised as the same type with the layer and its input shape in front; the
+    original stays as ``__cause__``. Types whose constructor takes more than a message keep
+    their message and get the location as a note."""
+    message = f"{where} got an input of {_shape(x)}: {error}"
+    try:
+        located = type(error)(message)
+        if str(located) == message:
+            return located
+    except Exception:  # noqa: BLE001 - any constructor that is not (message,)
+        pass
+    error.add_note(message)
+    return error
+
+
 class SequentialState(StatefulModule):
     """A stack of layers, some stateful (neurons), some not (``nnx.Linear``, ``nnx.Conv``, ...).
 
@@ -38,6 +98,11 @@ class SequentialState(StatefulModule):
     ``layer(x, state) -> (x, state)``; all others as ``layer(x) -> x``. The state of the stack
     is a list with one entry per layer (``None`` for stateless layers); ``state=None`` starts
     every neuron at rest.
+
+    Where layers meet, the input's last axis is checked against the size a layer declares
+    (``in_features`` of ``nnx.Linear`` or ``nnx.Conv``, ``input_size`` of a recurrent neuron
+    layer), and any ``ValueError`` or ``TypeError`` raised inside layer ``k`` is re-raised naming
+    ``layers[k]``, its type and the shape it got, with the original error as ``__cause__``.
 
     Args:
         *layers: the modules, applied in order.
@@ -66,26 +131,59 @@ class SequentialState(StatefulModule):
     def __len__(self) -> int:
         return len(self.layers)
 
+    @property
+    def is_sequence(self) -> bool:
+        """Whether a layer runs over time itself (see :func:`is_sequence`), so the stack does."""
+        return any(is_sequence(layer) for layer in self.layers)
+
     def __getitem__(self, index: int):
         return self.layers[index]
 
     def __call__(self, input_tensor: Any, state: Optional[Sequence[Any]] = None):
         if state is None:
             state = [None] * len(self.layers)
+        elif not isinstance(state, (list, tuple)) or hasattr(state, "_fields"):
+            # A neuron state is a NamedTuple: len() would work and zip() spread its fields.
+            raise TypeError(
+                f"state must be a list with one entry per layer ({len(self.layers)}), as returned "
+                f"by SequentialState, or None; got {type(state).__name__}"
+            )
         elif len(state) != len(self.layers):
             raise ValueError(
                 f"state must have one entry per layer ({len(self.layers)}), got {len(state)} entries"
             )
         x = input_tensor
         hidden, new_state = [], []
-        for layer, layer_state in zip(self.layers, state):
-            if is_stateful(layer):
-                x, layer_state = layer(x, layer_state)
-            else:
-                x, layer_state = layer(x), None
+        for index, (layer, layer_state) in enumerate(zip(self.layers, state)):
+            where = f"layers[{index}] ({type(layer).__name__})"
+            self._check_features(index, where, layer, x)
+            try:
+                if is_stateful(layer):
+                    x, layer_state = layer(x, layer_state)
+                else:
+                    x, layer_state = layer(x), None
+            except (ValueError, TypeError) as error:
+                raise _locate(error, where, x) from error
             hidden.append(x)
             new_state.append(layer_state)
         return (hidden if self.return_hidden else x), new_state
+
+    def _check_features(self, index: int, where: str, layer: Any, x: Any) -> None:
+        """``ValueError`` naming both shapes when ``x`` does not fit the size ``layer`` declares."""
+        declared = _input_features(layer)
+        shape = getattr(x, "shape", None)
+        if declared is None or shape is None or len(shape) == 0:
+            return
+        name, size = declared
+        if shape[-1] != size:
+            source = (
+                "the input_tensor" if index == 0
+                else f"layers[{index - 1}] ({type(self.layers[index - 1]).__name__})"
+            )
+            raise ValueError(
+                f"{where} expects inputs of shape (..., {size}) ({name}={size}), got shape "
+                f"{tuple(shape)} from {source}"
+            )
 
 
 class Lift(StatefulModule):
@@ -103,6 +201,11 @@ class Lift(StatefulModule):
     A stateful module (a cell, or a :class:`SequentialState` of cells) is scanned over time with
     :func:`spikejax.functional.run`, and ``Lift(stateful)(x, state)`` returns ``(outputs, state)``.
 
+    A module that already runs over time (:func:`is_sequence`: :class:`~spikejax.nn.LIF`,
+    :class:`~spikejax.nn.LIFRecurrent`, another :class:`Lift`, a :class:`SequentialState` holding
+    one) is refused with a ``TypeError``: lifted, it would scan the batch axis as time. Call it
+    on the sequence directly, or lift its cell (``Lift(LIFCell())``).
+
     Args:
         module: the module (or any callable) to lift.
         unroll, remat: passed to :func:`spikejax.functional.run` for stateful modules.
@@ -116,9 +219,14 @@ class Lift(StatefulModule):
         (100, 8, 5)
     """
 
+    #: A lifted module runs over time: lifting it again is refused.
+    is_sequence: ClassVar[bool] = True
+
     def __init__(self, module: Any, *, unroll: int | bool = 1, remat: bool | int = False):
         if not callable(module):
             raise TypeError(f"module must be callable, got {type(module).__name__}")
+        if is_sequence(module):
+            raise TypeError(_refusal(module))
         self.module = module
         self.unroll = unroll
         self.remat = remat
@@ -130,6 +238,7 @@ class Lift(StatefulModule):
     def __call__(self, input_tensor: Any, state: Any = None):
         check_min_rank("input_tensor", input_tensor, 2, "(T, B, ...)")
         if self.is_stateful:
+            _check_steps(input_tensor, "(T, B, ...)")
             return run(
                 lambda x, s: self.module(x, s), state, input_tensor, unroll=self.unroll, remat=self.remat
             )[::-1]
@@ -150,3 +259,31 @@ class Lift(StatefulModule):
         flat = input_tensor.reshape((steps * batch,) + input_tensor.shape[2:])
         out = self.module(flat)
         return jax.tree_util.tree_map(lambda a: a.reshape((steps, batch) + a.shape[1:]), out)
+
+
+def _refusal(module: Any) -> str:
+    """Why ``Lift(module)`` is refused, and what to write instead."""
+    name = type(module).__name__
+    if isinstance(module, SequentialState):
+        inner = [f"layers[{i}] is {type(m).__name__}" for i, m in enumerate(module.layers) if is_sequence(m)]
+        name = f"SequentialState ({', '.join(inner)})"
+        instead = "; build the stack from cells and lift it, or call it on the sequence directly"
+    else:
+        cell = _cell_of(module)
+        instead = f"; call {type(module).__name__} directly on the sequence" + (
+            f", or lift its cell: Lift({cell}(...))" if cell else ""
+        )
+    return (
+        f"module must take one step (B, ...) to be lifted, got {name}, which already runs over a "
+        f"sequence (T, B, ...): Lift would scan its batch axis as time{instead}"
+    )
+
+
+def _cell_of(module: Any) -> Optional[str]:
+    """The name of the one-step module of a neuron layer (``LIFCell`` for ``LIF``), if any."""
+    from ._neuron import MODULES, NeuronRecurrentLayer
+
+    model = getattr(module, "model", None)
+    classes = MODULES.get(getattr(model, "name", None), {})
+    cell = classes.get("RecurrentCell" if isinstance(module, NeuronRecurrentLayer) else "Cell")
+    return None if cell is None else cell.__name__
