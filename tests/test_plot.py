@@ -150,3 +150,26 @@ def test_receptive_fields_bad_arguments(call, message):
 def test_receptive_fields_of_a_list_is_a_type_error():
     with pytest.raises(TypeError, match="weights must be an array, got list"):
         plot.receptive_fields([[0.0] * 784])
+
+
+def test_the_style_options_reach_the_artists():
+    """marker_size, color, cmap and title change what is drawn (issue 14: no option unchecked)."""
+    ax = plot.raster(SPIKES, marker_size=7.0, color="red", title="layer 2")
+    points = ax.collections[0]
+    np.testing.assert_allclose(points.get_sizes(), [7.0])
+    np.testing.assert_allclose(points.get_edgecolors()[0], matplotlib.colors.to_rgba("red"))
+    assert ax.get_title() == "layer 2"
+    assert plot.heatmap(VOLTAGES, cmap="magma", title="v").images[0].get_cmap().name == "magma"
+    assert plot.membrane_traces(VOLTAGES, title=None).get_title() == ""
+    hist = plot.firing_rate_histogram(SPIKES, color="green")
+    np.testing.assert_allclose(hist.patches[0].get_facecolor(), matplotlib.colors.to_rgba("green"))
+    fields = plot.receptive_fields(np.ones((2, 4)), shape=(2, 2), cmap="Blues")
+    assert fields.images[0].get_cmap().name == "Blues"
+
+
+def test_heatmap_in_seconds_spans_the_steps_times_dt():
+    ax = plot.heatmap(VOLTAGES, dt=2e-3)
+    np.testing.assert_allclose(ax.images[0].get_extent(), [-1e-3, (T - 0.5) * 2e-3, -0.5, N - 0.5])
+    assert ax.get_xlabel() == "time (s)"
+    steps = plot.heatmap(VOLTAGES)
+    np.testing.assert_allclose(steps.images[0].get_extent(), [-0.5, T - 0.5, -0.5, N - 0.5])

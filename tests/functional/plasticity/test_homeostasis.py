@@ -46,3 +46,20 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"state.theta has shape \(2, 3\), expected \(3,\)"):
         adaptive_threshold_step(jnp.ones((2, 3)), AdaptiveThresholdState(jnp.zeros((2, 3))),
                                 batch_reduction="mean")
+
+
+def test_sum_reduction_and_dt():
+    zs = (np.random.default_rng(12).random((30, 4, 3)) < 0.4).astype(np.float32)
+    p = AdaptiveThresholdParameters(alpha=0.2, tau_theta_inv=50.0)
+
+    def formula(dt):
+        theta = np.zeros(3)
+        for z in zs:
+            theta = theta * np.exp(-dt * 50.0) + 0.2 * z.sum(0)
+        return theta
+
+    state = None
+    for z in zs:
+        state = adaptive_threshold_step(jnp.asarray(z), state, p, 4e-3, batch_reduction="sum")
+    np.testing.assert_allclose(state.theta, formula(4e-3), rtol=1e-5)
+    assert np.abs(formula(4e-3) - formula(1e-3)).max() > 1e-2

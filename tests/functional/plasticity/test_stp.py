@@ -72,3 +72,24 @@ def test_bad_arguments():
         TsodyksMakramParameters(tau_d_inv=-1.0)
     with pytest.raises(ValueError, match=r"s.u has shape \(3,\), expected \(2,\)"):
         stp_step(jnp.ones(2), TsodyksMakramState(u=jnp.zeros(3), x=jnp.ones(3)))
+
+
+def test_uses_its_dt():
+    """u decays and x recovers by dt * tau_inv per step: 2 ms steps follow the formula at 2 ms."""
+    zs = (np.random.default_rng(11).random((40, 3)) < 0.3).astype(np.float32)
+    p = TsodyksMakramParameters(tau_f_inv=30.0, tau_d_inv=12.0, U=0.35)
+
+    def formula(dt):
+        u, x, outs = np.zeros(3), np.ones(3), []
+        for z in zs:
+            u = u - dt * 30.0 * u + 0.35 * (1 - u) * z
+            outs.append(u * x * z)
+            x = x + dt * 12.0 * (1 - x) - u * x * z
+        return np.stack(outs)
+
+    state, outs = None, []
+    for z in zs:
+        out, state = stp_step(jnp.asarray(z), state, p, 2e-3)
+        outs.append(out)
+    np.testing.assert_allclose(np.stack(outs), formula(2e-3), rtol=1e-5, atol=1e-7)
+    assert np.abs(formula(2e-3) - formula(1e-3)).max() > 1e-3
