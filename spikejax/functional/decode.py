@@ -10,6 +10,10 @@ All of them reduce the leading time axis:
   ``inf`` where a neuron spiked less often, with Norse's gradient (``-1`` at each returned spike);
   :func:`first_spike_time`: the first one, with a finite value where there is none.
 
+A sequence of ``T = 0`` steps has no mean, maximum, last value or spike time: those decoders raise
+a ``ValueError`` naming the argument and its shape rather than return NaN or fail inside JAX.
+:func:`sum_decode` and :func:`spike_count_decode` return zeros for it (nothing summed, no spikes).
+
 Example:
     >>> import jax.numpy as jnp
     >>> from spikejax.functional import sum_decode, first_spike_time
@@ -46,6 +50,15 @@ __all__ = [
 _SEQUENCE = "(T, ...)"
 
 
+def _check_steps(name: str, tensor, layout: str = _SEQUENCE) -> None:
+    """``ValueError`` for ``T = 0``, where the decoder's result would be NaN or undefined."""
+    if tensor.shape[0] == 0:
+        raise ValueError(
+            f"{name} has shape {tuple(tensor.shape)} with layout {layout}: T = 0 steps, expected "
+            f"at least one step to decode"
+        )
+
+
 def sum_decode(tensor) -> jax.Array:
     """The sum over time (axis 0) of a ``(T, ...)`` sequence, e.g. spike counts as floats.
 
@@ -67,6 +80,7 @@ def mean_decode(tensor) -> jax.Array:
         Array([0.5], dtype=float32)
     """
     check_min_rank("tensor", tensor, 1, _SEQUENCE)
+    _check_steps("tensor", tensor)
     return jnp.mean(tensor, axis=0)
 
 
@@ -79,6 +93,7 @@ def rate_decode(spikes, dt=1e-3) -> jax.Array:
         Array([500.], dtype=float32)
     """
     check_min_rank("spikes", spikes, 1, _SEQUENCE)
+    _check_steps("spikes", spikes)
     check_dt(dt)
     return jnp.mean(spikes, axis=0) / dt
 
@@ -92,6 +107,7 @@ def max_decode(tensor) -> jax.Array:
         Array([0.3, 0.5], dtype=float32)
     """
     check_min_rank("tensor", tensor, 1, _SEQUENCE)
+    _check_steps("tensor", tensor)
     return jnp.max(tensor, axis=0)
 
 
@@ -117,6 +133,7 @@ def last_membrane(voltages) -> jax.Array:
                [ 9., 10., 11.]], dtype=float32)
     """
     check_rank("voltages", voltages, 3, "(T, B, N)")
+    _check_steps("voltages", voltages, "(T, B, N)")
     return voltages[-1]
 
 
@@ -170,6 +187,7 @@ def spikes_to_times(spikes, spike_count: int = 1, *, dt: Optional[float] = None)
                [ 2., inf]], dtype=float32)
     """
     check_min_rank("spikes", spikes, 1, _SEQUENCE)
+    _check_steps("spikes", spikes)
     count = min(check_int("spike_count", spike_count), spikes.shape[0])
     if dt is not None:
         check_dt(dt)
@@ -196,6 +214,7 @@ def first_spike_time(spikes, *, dt: Optional[float] = None, fill=None) -> jax.Ar
         Array([0.001, 0.002], dtype=float32)
     """
     check_min_rank("spikes", spikes, 1, _SEQUENCE)
+    _check_steps("spikes", spikes)
     if dt is not None:
         check_dt(dt)
     if fill is None:

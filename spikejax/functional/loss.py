@@ -33,8 +33,12 @@ First-spike times are in steps, :math:`t^{\text{first}} \in \{0, \dots, T\}`, wh
 :func:`first_spike_time_surrogate` for the two gradients on offer.
 
 Labels are integer class indices ``(B,)`` or one-hot (or any probability) rows ``(B, C)``.
-Concrete integer labels are range-checked; under ``jit`` an out-of-range index gives an all-zero
-target row (a loss of 0) instead of an error. Losses are computed in float32 (or float64 for
+Concrete integer labels are range-checked (a ``ValueError`` names the bad values and their
+positions); under ``jit``, where they cannot be, a sample with an index outside ``[0, C)`` gets a
+NaN loss (as optax's integer-label cross-entropy does) and a NaN accuracy, never a silent 0.
+Averaging over an empty batch (``B = 0`` with ``reduction="mean"``, or any accuracy) and records
+of ``T = 0`` steps or ``C = 0`` classes raise a ``ValueError`` naming the argument and its shape
+instead of returning NaN. Losses are computed in float32 (or float64 for
 float64 inputs), so bfloat16 records do not lose the softmax's precision. ``reduction`` is
 ``"mean"`` over the batch (default), ``"sum"``, or ``"none"`` (one value per sample, or per
 sample and class for ``mse_count_loss``).
@@ -105,12 +109,65 @@ def _as_float(x: jax.Array) -> jax.Array:
     return jnp.asarray(x).astype(jnp.promote_types(x.dtype, jnp.float32))
 
 
-def _check_record(name: str, record: Any) -> None:
+def _check_record(name: str, record: Any, reduction: str = "none", hint: str | None = None) -> None:
+    """A ``(T, B, C)`` record with steps and classes (and samples, for a mean over them)."""
     check_rank(name, record, 3, _RECORD)
+    _check_not_empty(name, record, {0: "T", 2: "C"}, _RECORD)
+    if reduction == "mean":
+        _check_batch(name, record, 1, _RECORD, *(() if hint is None else (hint,)))
+
+
+def _check_not_empty(name: str, value: Any, axes: dict, layout: str) -> None:
+    """``ValueError`` if one of ``axes`` (``{axis: its letter}``) of ``value`` has length 0.
+
+    A loss or decoder over zero steps or classes would return NaN or a number that means nothing.
+    """
+    for axis, letter in axes.items():
+        if value.shape[axis] == 0:
+            raise ValueError(
+                f"{name} has shape {tuple(value.shape)} with layout {layout}: {letter} = 0, "
+                f"expected at least one entry along {letter} (nothing to compute the result from)"
+            )
+
+
+def _check_batch(
+    name: str, value: Any, axis: int, layout: str, hint: str = " (or reduction='sum' or 'none')"
+) -> None:
+    """``ValueError`` for an empty batch, whose mean (a loss or an accuracy) would be NaN."""
+    if value.shape[axis] == 0:
+        raise ValueError(
+            f"{name} has shape {tuple(value.shape)} with layout {layout}: an empty batch (B = 0), "
+            f"whose mean is NaN; expected at least one sample{hint}"
+        )
+
+
+def _check_label_indices(labels: Any, classes: int) -> None:
+    """``ValueError`` naming the out-of-range class indices among concrete ``labels``."""
+    values = np.asarray(labels)
+    bad = np.flatnonzero((values < 0) | (values >= classes))
+    if bad.size:
+        shown = ", ".join(f"labels[{i}] = {values[i]}" for i in bad[:5])
+        more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+        raise ValueError(
+            f"labels must be class indices in [0, {classes - 1}] for {classes} classes (the last "
+            f"axis of the predictions), got {shown}{more}"
+        )
+
+
+def _invalid_labels(labels: jax.Array, classes: int) -> jax.Array | None:
+    """Under ``jit``: the mask of out-of-range integer labels ``(B,)``; ``None`` when they are
+    concrete (and already checked) or one-hot rows."""
+    if labels.ndim != 1 or is_concrete(labels):
+        return None
+    return (labels < 0) | (labels >= classes)
 
 
 def _targets(labels: Any, batch: int, classes: int, dtype) -> jax.Array:
-    """Labels as ``(B, C)`` target rows, after checking them against the predictions' shape."""
+    """Labels as ``(B, C)`` target rows, after checking them against the predictions' shape.
+
+    Traced integer labels out of ``[0, classes)`` give a row of NaN (a NaN loss for that sample)
+    where ``one_hot`` alone would give zeros (a loss of 0, silently).
+    """
     check_rank("labels", labels, (1, 2), "(B,) class indices or (B, C) one-hot rows")
     if labels.ndim == 2:
         check_shape("labels", labels, (batch, classes), "(B, C) of the predictions")
@@ -121,13 +178,12 @@ def _targets(labels: Any, batch: int, classes: int, dtype) -> jax.Array:
             f"labels of shape (B,) must be integer class indices, got dtype {labels.dtype}"
         )
     if is_concrete(labels):
-        values = np.asarray(labels)
-        if values.size and (values.min() < 0 or values.max() >= classes):
-            raise ValueError(
-                f"labels must be class indices in [0, {classes}) for {classes} classes, "
-                f"got values from {values.min()} to {values.max()}"
-            )
-    return jax.nn.one_hot(labels, classes, dtype=dtype)
+        _check_label_indices(labels, classes)
+    targets = jax.nn.one_hot(labels, classes, dtype=dtype)
+    invalid = _invalid_labels(labels, classes)
+    if invalid is not None:
+        targets = jnp.where(invalid[:, None], jnp.asarray(jnp.nan, dtype), targets)
+    return targets
 
 
 def _label_indices(labels: Any, batch: int, classes: int) -> jax.Array:
@@ -150,6 +206,9 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, *, reduction: str = "mea
     """
     check_rank("logits", logits, 2, "(B, C)")
     _check_reduction(reduction)
+    _check_not_empty("logits", logits, {1: "C"}, "(B, C)")
+    if reduction == "mean":
+        _check_batch("logits", logits, 0, "(B, C)")
     logits = _as_float(logits)
     targets = _targets(labels, *logits.shape, logits.dtype)
     losses = -jnp.sum(targets * jax.nn.log_softmax(logits, axis=-1), axis=-1)
@@ -178,8 +237,8 @@ def ce_rate_loss(
         >>> ce_rate_loss(spikes, jnp.array([1, 1]), scale=5.0)          # wrong classes: high
         Array(5.0134, dtype=float32)
     """
-    _check_record("spikes", spikes)
     _check_reduction(reduction)
+    _check_record("spikes", spikes, reduction)
     spikes = _as_float(spikes)
     if not per_step:
         return cross_entropy(scale * jnp.mean(spikes, axis=0), labels, reduction=reduction)
@@ -201,7 +260,8 @@ def ce_count_loss(
         >>> ce_count_loss(spikes, jnp.array([1]))                       # logits (0, 3, 0)
         Array(0.09492, dtype=float32)
     """
-    _check_record("spikes", spikes)
+    _check_reduction(reduction)
+    _check_record("spikes", spikes, reduction)
     return cross_entropy(scale * jnp.sum(_as_float(spikes), axis=0), labels, reduction=reduction)
 
 
@@ -220,7 +280,8 @@ def ce_max_membrane_loss(
         >>> ce_max_membrane_loss(voltages, jnp.array([0]))              # logits max_t v = (4, 0)
         Array(0.01815, dtype=float32)
     """
-    _check_record("voltages", voltages)
+    _check_reduction(reduction)
+    _check_record("voltages", voltages, reduction)
     return cross_entropy(jnp.max(_as_float(voltages), axis=0), labels, reduction=reduction)
 
 
@@ -246,8 +307,8 @@ def mse_count_loss(
         >>> mse_count_loss(spikes, jnp.array([0]), correct_rate=0.8, incorrect_rate=0.2)
         Array(0.4, dtype=float32)
     """
-    _check_record("spikes", spikes)
     _check_reduction(reduction)
+    _check_record("spikes", spikes, reduction)
     for name, rate in (("correct_rate", correct_rate), ("incorrect_rate", incorrect_rate)):
         check_non_negative(name, rate)
         if is_concrete(rate) and np.any(np.asarray(rate) > 1):
@@ -292,6 +353,7 @@ def first_spike_time_surrogate(spikes: jax.Array, *, method: str = "survival") -
         Array([-1., -2., -0.], dtype=float32)
     """
     check_min_rank("spikes", spikes, 1, "(T, ...)")
+    _check_not_empty("spikes", spikes, {0: "T"}, "(T, ...)")
     if method not in FIRST_SPIKE_METHODS:
         raise ValueError(f"method must be one of {FIRST_SPIKE_METHODS}, got {method!r}")
     spikes = _as_float(spikes)
@@ -335,7 +397,8 @@ def ce_first_spike_loss(
         >>> ce_first_spike_loss(spikes, jnp.array([1]))
         Array(5.0067, dtype=float32)
     """
-    _check_record("spikes", spikes)
+    _check_reduction(reduction)
+    _check_record("spikes", spikes, reduction)
     times = first_spike_time_surrogate(spikes, method=method)
     return cross_entropy(-scale * times, labels, reduction=reduction)
 
@@ -352,8 +415,14 @@ def accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
         Array(0.6667, dtype=float32)
     """
     check_rank("logits", logits, 2, "(B, C)")
+    _check_not_empty("logits", logits, {1: "C"}, "(B, C)")
+    _check_batch("logits", logits, 0, "(B, C)", "")
     indices = _label_indices(labels, *logits.shape)
-    return jnp.mean((jnp.argmax(logits, axis=-1) == indices).astype(jnp.float32))
+    correct = (jnp.argmax(logits, axis=-1) == indices).astype(jnp.float32)
+    invalid = _invalid_labels(labels, logits.shape[1])
+    if invalid is not None:  # traced labels out of range: NaN, not a silently lower accuracy
+        correct = jnp.where(invalid, jnp.nan, correct)
+    return jnp.mean(correct)
 
 
 def accuracy_rate(spikes: jax.Array, labels: jax.Array) -> jax.Array:
@@ -366,7 +435,7 @@ def accuracy_rate(spikes: jax.Array, labels: jax.Array) -> jax.Array:
         >>> accuracy_rate(spikes, jnp.array([0, 1]))
         Array(0.5, dtype=float32)
     """
-    _check_record("spikes", spikes)
+    _check_record("spikes", spikes, "mean", "")
     return accuracy(jnp.sum(_as_float(spikes), axis=0), labels)
 
 
@@ -380,7 +449,7 @@ def accuracy_max_membrane(voltages: jax.Array, labels: jax.Array) -> jax.Array:
         >>> accuracy_max_membrane(voltages, jnp.array([1, 0]))
         Array(1., dtype=float32)
     """
-    _check_record("voltages", voltages)
+    _check_record("voltages", voltages, "mean", "")
     return accuracy(jnp.max(_as_float(voltages), axis=0), labels)
 
 
@@ -394,5 +463,5 @@ def accuracy_first_spike(spikes: jax.Array, labels: jax.Array) -> jax.Array:
         >>> accuracy_first_spike(spikes, jnp.array([0]))
         Array(1., dtype=float32)
     """
-    _check_record("spikes", spikes)
+    _check_record("spikes", spikes, "mean", "")
     return accuracy(-_hard_first_spike(spikes).astype(jnp.float32), labels)

@@ -30,6 +30,8 @@ summed over time, :math:`a = \sum_t x_t` (spike counts, or Norse's ``voltage_acc
 ``Lambda * l1_activity_loss(spikes, reduction="sum")``.
 
 ``reduction`` is ``"mean"`` (default) or ``"sum"`` over the penalty's entries, or ``"none"``.
+Rates over ``T = 0`` steps, and a mean over no entries (an empty batch), would be NaN: they raise
+a ``ValueError`` naming the argument and its shape.
 
 **Accumulators.** :func:`regularize_step`, :func:`spike_accumulator` and
 :func:`voltage_accumulator` are Norse's ``regularize_step`` helpers: a step returns its spikes
@@ -47,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Optional, Tuple
 
 import jax
@@ -54,7 +57,7 @@ import jax.numpy as jnp
 
 from ._model import check_dt
 from ._validate import check_array, check_min_rank, check_non_negative, check_positive, check_shape
-from .loss import _as_float, _check_reduction, _reduce
+from .loss import _as_float, _check_batch, _check_not_empty, _check_reduction, _reduce
 
 __all__ = [
     "firing_rate_loss",
@@ -73,9 +76,17 @@ Accumulator = Callable[[jax.Array, Any, Optional[Any]], Any]
 
 
 def _rates(
-    spikes: Any, dt: Optional[float], batch_mean: bool, population_mean: bool
+    spikes: Any, dt: Optional[float], batch_mean: bool, population_mean: bool, reduction: str
 ) -> jax.Array:
     check_min_rank("spikes", spikes, 3, "(T, B, N...)")
+    _check_not_empty("spikes", spikes, {0: "T"}, "(T, B, N...)")
+    if batch_mean or reduction == "mean":  # both average over the samples
+        _check_batch("spikes", spikes, 1, "(T, B, N...)", "")
+    if (population_mean or reduction == "mean") and math.prod(spikes.shape[2:]) == 0:
+        raise ValueError(
+            f"spikes has shape {tuple(spikes.shape)} with layout (T, B, N...): no neurons, whose "
+            f"mean rate is NaN; expected at least one neuron"
+        )
     if dt is not None:
         check_dt(dt)
     rates = jnp.mean(_as_float(spikes), axis=0)
@@ -111,7 +122,7 @@ def firing_rate_loss(
     """
     _check_reduction(reduction)
     check_non_negative("target_rate", target_rate)
-    rates = _rates(spikes, dt, batch_mean, population_mean)
+    rates = _rates(spikes, dt, batch_mean, population_mean, reduction)
     return _reduce((rates - target_rate) ** 2, reduction)
 
 
@@ -164,12 +175,19 @@ def _one_sided_rate_loss(spikes, bound, side, dt, power, batch_mean, population_
     _check_reduction(reduction)
     check_non_negative("bound", bound)
     check_positive("power", power)
-    rates = _rates(spikes, dt, batch_mean, population_mean)
+    rates = _rates(spikes, dt, batch_mean, population_mean, reduction)
     return _reduce(jax.nn.relu(side * (rates - bound)) ** power, reduction)
 
 
-def _activity(x: Any, per_step: bool) -> jax.Array:
+def _activity(x: Any, per_step: bool, reduction: str) -> jax.Array:
     check_min_rank("x", x, 1, "(T, ...)")
+    size = math.prod(x.shape if per_step else x.shape[1:])  # the entries reduced
+    if reduction == "mean" and size == 0:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)} with layout (T, ...): the mean over its "
+            f"{'entries' if per_step else 'neurons and samples'} is the mean of nothing (NaN); "
+            f"expected at least one entry, or reduction='sum' or 'none'"
+        )
     x = _as_float(x)
     return x if per_step else jnp.sum(x, axis=0)
 
@@ -187,7 +205,7 @@ def l1_activity_loss(
         Array(3., dtype=float32)
     """
     _check_reduction(reduction)
-    return _reduce(jnp.abs(_activity(x, per_step)), reduction)
+    return _reduce(jnp.abs(_activity(x, per_step, reduction)), reduction)
 
 
 def l2_activity_loss(
@@ -203,7 +221,7 @@ def l2_activity_loss(
         Array(9., dtype=float32)
     """
     _check_reduction(reduction)
-    return _reduce(_activity(x, per_step) ** 2, reduction)
+    return _reduce(_activity(x, per_step, reduction) ** 2, reduction)
 
 
 def spike_accumulator(z: jax.Array, cell_state: Any = None, state: Optional[Any] = None) -> jax.Array:

@@ -118,3 +118,42 @@ BAD_CALLS = [
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- empty sequences (issue 14) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "decode, argument",
+    [
+        (mean_decode, "tensor"),                     # was NaN
+        (lambda s: rate_decode(s, dt=1e-3), "spikes"),  # was NaN
+        (max_decode, "tensor"),                      # was a JAX reduction error
+        (last_membrane, "voltages"),                 # was an IndexError
+        (spikes_to_times, "spikes"),                 # was an empty (0, ...) result
+        (first_spike_time, "spikes"),                # was an IndexError
+    ],
+)
+def test_decoders_refuse_an_empty_sequence_naming_the_argument(decode, argument):
+    with pytest.raises(ValueError, match=rf"^{argument} has shape \(0, 2, 3\) with layout .*: T = 0 steps, expected at least one step"):
+        decode(SPIKES[:0])
+
+
+def test_sums_and_counts_over_no_steps_are_zero():
+    np.testing.assert_array_equal(sum_decode(SPIKES[:0]), np.zeros((2, 3)))
+    counts = spike_count_decode(SPIKES[:0])
+    assert counts.dtype == jnp.int32
+    np.testing.assert_array_equal(counts, np.zeros((2, 3)))
+
+
+def test_rate_and_spike_times_follow_dt_against_numpy():
+    # Non-default dt and spike_count, checked against the spike indices found by numpy.
+    spikes = np.asarray(SPIKES)
+    np.testing.assert_allclose(rate_decode(SPIKES, dt=2.5e-3), spikes.mean(0) / 2.5e-3, rtol=1e-6)
+    times = np.full((3,) + spikes.shape[1:], np.inf)
+    for index in np.ndindex(spikes.shape[1:]):
+        steps = np.flatnonzero(spikes[(slice(None),) + index])[:3]
+        times[(slice(0, len(steps)),) + index] = steps * 0.5e-3
+    np.testing.assert_allclose(spikes_to_times(SPIKES, 3, dt=0.5e-3), times, rtol=1e-6)
+    first = np.where(np.isinf(times[0]), -1.0, times[0])
+    np.testing.assert_allclose(first_spike_time(SPIKES, dt=0.5e-3, fill=-1.0), first, rtol=1e-6)

@@ -196,8 +196,8 @@ def test_losses_under_jit_and_in_bfloat16():
         (lambda: ce_max_membrane_loss(VOLTAGES[None], LABELS), ValueError, r"voltages must have rank 3 .* got shape \(1, 5, 3, 4\)"),
         (lambda: ce_rate_loss(SPIKES, LABELS[:2]), ValueError, r"labels has shape \(2,\), expected \(3,\) \(\(B,\): one class index"),
         (lambda: ce_rate_loss(SPIKES, LABELS, per_step=True, reduction="max"), ValueError, r"reduction must be one of .*'max'"),
-        (lambda: ce_count_loss(SPIKES, np.array([0, 4, 1])), ValueError, r"labels must be class indices in \[0, 4\) for 4 classes, got values from 0 to 4"),
-        (lambda: ce_count_loss(SPIKES, np.array([0, -1, 1])), ValueError, r"got values from -1 to 1"),
+        (lambda: ce_count_loss(SPIKES, np.array([0, 4, 1])), ValueError, r"labels must be class indices in \[0, 3\] for 4 classes .*got labels\[1\] = 4$"),
+        (lambda: ce_count_loss(SPIKES, np.array([0, -1, 1])), ValueError, r"got labels\[1\] = -1$"),
         (lambda: ce_count_loss(SPIKES, LABELS.astype(np.float32)), TypeError, r"labels of shape \(B,\) must be integer class indices, got dtype float32"),
         (lambda: ce_count_loss(SPIKES, ONE_HOT[:, :3]), ValueError, r"labels has shape \(3, 3\), expected \(3, 4\) \(\(B, C\) of the predictions\)"),
         (lambda: ce_count_loss(SPIKES, ONE_HOT[None]), ValueError, r"labels must have rank 1 or 2 .* got shape \(1, 3, 4\)"),
@@ -218,3 +218,81 @@ def test_losses_under_jit_and_in_bfloat16():
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- labels out of range under jit, empty batches and records (issue 14) ----------------------
+
+LABEL_LOSSES = {
+    "cross_entropy": lambda s, y, **kw: cross_entropy(s.sum(0), y, **kw),
+    "ce_rate_loss": ce_rate_loss,
+    "ce_rate_loss_per_step": lambda s, y, **kw: ce_rate_loss(s, y, per_step=True, **kw),
+    "ce_count_loss": ce_count_loss,
+    "ce_max_membrane_loss": ce_max_membrane_loss,
+    "ce_first_spike_loss": ce_first_spike_loss,
+    "mse_count_loss": mse_count_loss,
+}
+ACCURACIES = {
+    "accuracy": lambda s, y: accuracy(s.sum(0), y),
+    "accuracy_rate": accuracy_rate,
+    "accuracy_max_membrane": accuracy_max_membrane,
+    "accuracy_first_spike": accuracy_first_spike,
+}
+BAD_LABELS = np.array([0, C, -1])      # sample 0 valid, 1 and 2 out of [0, C)
+
+
+@pytest.mark.parametrize("name", list(LABEL_LOSSES))
+def test_out_of_range_labels_give_nan_under_jit_and_an_error_when_concrete(name):
+    # Before: one_hot gave an all-zero target row, so the loss of those samples was 0.
+    loss = LABEL_LOSSES[name]
+    per_sample = jax.jit(lambda s, y: loss(s, y, reduction="none"))(SPIKES, BAD_LABELS)
+    per_sample = np.asarray(per_sample).reshape(B, -1)
+    assert np.all(np.isfinite(per_sample[0])) and np.all(np.isnan(per_sample[1:]))
+    assert np.isnan(jax.jit(loss)(SPIKES, BAD_LABELS))
+    np.testing.assert_allclose(jax.jit(loss)(SPIKES, LABELS), loss(SPIKES, LABELS), rtol=1e-6)
+    with pytest.raises(ValueError) as info:
+        loss(SPIKES, BAD_LABELS)
+    assert str(info.value) == (
+        "labels must be class indices in [0, 3] for 4 classes (the last axis of the predictions), "
+        "got labels[1] = 4, labels[2] = -1"
+    )
+
+
+@pytest.mark.parametrize("name", list(ACCURACIES))
+def test_out_of_range_labels_give_a_nan_accuracy_under_jit(name):
+    metric = ACCURACIES[name]
+    assert np.isnan(jax.jit(metric)(SPIKES, BAD_LABELS))
+    np.testing.assert_allclose(jax.jit(metric)(SPIKES, LABELS), metric(SPIKES, LABELS))
+    with pytest.raises(ValueError, match=r"got labels\[1\] = 4, labels\[2\] = -1"):
+        metric(SPIKES, BAD_LABELS)
+
+
+def test_many_bad_labels_are_summarised():
+    labels = np.arange(-4, 6)             # 7 of 10 outside [0, 2]: the first 5 are shown
+    with pytest.raises(ValueError, match=r"got labels\[0\] = -4, .*, labels\[7\] = 3 and 2 more$"):
+        cross_entropy(jnp.zeros((10, 3)), labels)
+
+
+@pytest.mark.parametrize("name", list(LABEL_LOSSES))
+def test_an_empty_batch_is_an_error_for_the_mean_and_valid_for_sum_and_none(name):
+    loss = LABEL_LOSSES[name]
+    empty, no_labels = SPIKES[:, :0], LABELS[:0]
+    with pytest.raises(ValueError, match=r"has shape \((5, )?0, 4\) with layout .*an empty batch \(B = 0\), whose mean is NaN"):
+        loss(empty, no_labels)
+    assert float(loss(empty, no_labels, reduction="sum")) == 0.0
+    assert loss(empty, no_labels, reduction="none").shape[0] == 0
+
+
+@pytest.mark.parametrize("name", list(ACCURACIES))
+def test_the_accuracy_of_an_empty_batch_is_an_error(name):
+    with pytest.raises(ValueError, match=r"an empty batch \(B = 0\), whose mean is NaN; expected at least one sample$"):
+        ACCURACIES[name](SPIKES[:, :0], LABELS[:0])
+
+
+@pytest.mark.parametrize("name", [n for n in LABEL_LOSSES if n != "cross_entropy"])
+def test_records_without_steps_or_classes_are_errors(name):
+    loss = LABEL_LOSSES[name]
+    argument = "voltages" if "membrane" in name else "spikes"
+    with pytest.raises(ValueError, match=rf"^{argument} has shape \(0, 3, 4\) with layout \(T, B, C\): T = 0"):
+        loss(SPIKES[:0], LABELS)
+    with pytest.raises(ValueError, match=rf"^{argument} has shape \(5, 3, 0\) with layout \(T, B, C\): C = 0"):
+        loss(SPIKES[..., :0], np.zeros((B, 0), np.float32))

@@ -139,3 +139,36 @@ def test_norse_accumulators_count_spikes_and_sum_voltages_over_a_run():
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- empty records (issue 14) -------------------------------------------------------------------
+
+RATE_LOSSES = [
+    lambda s, **kw: firing_rate_loss(s, 0.1, **kw),
+    lambda s, **kw: firing_rate_upper_bound_loss(s, 0.1, **kw),
+    lambda s, **kw: firing_rate_lower_bound_loss(s, 0.1, **kw),
+]
+
+
+@pytest.mark.parametrize("loss", RATE_LOSSES)
+def test_rates_over_no_steps_or_a_mean_over_no_samples_are_errors(loss):
+    # Before: NaN (a mean over zero steps, or over zero samples).
+    with pytest.raises(ValueError, match=r"^spikes has shape \(0, 2, 3\) with layout \(T, B, N...\): T = 0"):
+        loss(SPIKES[:0], reduction="sum")
+    with pytest.raises(ValueError, match=r"^spikes has shape \(4, 0, 3\) .*an empty batch \(B = 0\), whose mean is NaN"):
+        loss(SPIKES[:, :0])
+    with pytest.raises(ValueError, match=r"an empty batch \(B = 0\)"):
+        loss(SPIKES[:, :0], batch_mean=True, reduction="sum")
+    with pytest.raises(ValueError, match=r"^spikes has shape \(4, 2, 0\) .*no neurons"):
+        loss(SPIKES[..., :0], population_mean=True, reduction="none")
+    assert loss(SPIKES[:, :0], reduction="none").shape == (0, 3)      # nothing averaged: valid
+
+
+@pytest.mark.parametrize("loss", [l1_activity_loss, l2_activity_loss])
+def test_activity_means_over_nothing_are_errors_and_sums_are_zero(loss):
+    with pytest.raises(ValueError, match=r"^x has shape \(4, 0, 3\) with layout \(T, \.\.\.\): the mean over its neurons and samples is the mean of nothing"):
+        loss(SPIKES[:, :0])
+    with pytest.raises(ValueError, match=r"^x has shape \(0, 2, 3\) .*the mean over its entries"):
+        loss(SPIKES[:0], per_step=True)
+    np.testing.assert_array_equal(loss(SPIKES[:0], reduction="none"), np.zeros((2, 3)))  # no activity
+    assert float(loss(SPIKES[:, :0], reduction="sum")) == 0.0
