@@ -300,3 +300,75 @@ BAD_CALLS = [
 def test_bad_arguments_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- every option at a value other than its default, against numpy (issue 14) ------------------
+
+
+def test_poisson_rates_follow_dt_and_f_max():
+    # Before, poisson_encode ignoring dt left every test green (rates were tested at dt = 1e-3).
+    inputs = jnp.tile(RATES, (4, 1))
+    for dt, f_max in ((2e-3, 100.0), (1e-3, 250.0), (4e-4, 1000.0)):
+        p = np.asarray(RATES) * f_max * dt                    # 0.2, 0.25 and 0.4 for an input of 1
+        se = np.sqrt(p * (1 - p) / (STEPS * 4))
+        assert_rate(poisson_encode(KEY, inputs, STEPS, f_max=f_max, dt=dt), p, se)
+        signed = signed_poisson_encode(jax.random.key(1), -inputs, STEPS, f_max=f_max, dt=dt)
+        assert_rate(-signed, p, se)
+    # The one-step encoders: STEPS independent draws of one step each.
+    wide = jnp.tile(RATES, (STEPS, 1))                        # (STEPS, 3): one step, many neurons
+    p = np.asarray(RATES) * 400.0 * 5e-4
+    se = np.sqrt(p * (1 - p) / STEPS)
+    assert_rate(poisson_encode_step(KEY, wide, f_max=400.0, dt=5e-4)[:, None], p, se * 2)
+    assert_rate(-signed_poisson_encode_step(KEY, -wide, f_max=400.0, dt=5e-4)[:, None], p, se * 2)
+
+
+def np_constant_current(x, steps, p, dt):
+    """Norse's constant-current encoder by hand, in float64."""
+    v, out = np.zeros_like(x, np.float64), []
+    for _ in range(steps):
+        v = v + dt * p.tau_mem_inv * ((p.v_leak - v) + x)
+        z = (v - p.v_th > 0).astype(np.float64)
+        v = v - z * (v - p.v_reset)
+        out.append(z)
+    return np.stack(out)
+
+
+def test_constant_current_encoders_follow_every_parameter_and_dt():
+    # v_leak = 0.3, v_reset = -0.2, v_th = 0.5, tau_mem_inv = 60 /s at dt = 2.5 ms: a leak, a
+    # reset and a step that the default values (all 0 or 1, dt = 1 ms) would not show.
+    p = LIFParameters(tau_mem_inv=60.0, v_leak=0.3, v_reset=-0.2, v_th=0.5)
+    x = np.array([0.0, 0.4, 1.0, 3.0, 9.0])
+    expected = np_constant_current(x, 40, p, 2.5e-3)
+    assert 0 < expected.sum() < expected.size and expected[:, 0].sum() == 0
+    spikes = constant_current_lif_encode(jnp.asarray(x, jnp.float32), 40, p, dt=2.5e-3)
+    np.testing.assert_array_equal(spikes, expected)
+    first = (np.cumsum(expected, axis=0) == 1) & (expected == 1)
+    np.testing.assert_array_equal(spike_latency_lif_encode(jnp.asarray(x, jnp.float32), 40, p, 2.5e-3), first)
+    assert not np.array_equal(expected, np_constant_current(x, 40, p, 1e-3))   # dt shows
+
+
+def test_population_encode_uses_the_distance_function_and_kernel():
+    x = np.array([0.0, 0.3, 1.0])
+    absolute = lambda a, c: jnp.abs(a - c)
+    codes = population_encode(jnp.asarray(x), 4, scale=2.0, distance_function=absolute,
+                              kernel=lambda d: gaussian_rbf(d, sigma=0.5))
+    centres = np.linspace(0.0, 1.0, 4) * 2.0
+    expected = np.exp(-np.abs(x[:, None] - centres) * 2.0 / (2 * 0.5**2))
+    np.testing.assert_allclose(codes, expected, rtol=1e-6)
+
+
+def test_latency_epsilon_sets_the_time_of_inputs_at_the_threshold():
+    x = np.array([0.01, 0.2, 0.0])                            # at, above and below threshold 0.01
+    for epsilon in (1e-7, 1e-3):
+        raised = np.maximum(x, 0.01 + epsilon)
+        expected = 2.0 * np.log(raised / (raised - 0.01))
+        # rtol 1e-3: float32 resolves x - threshold = 1e-7 to about 0.05 %; epsilon moves it 5-fold.
+        np.testing.assert_allclose(latency_code(jnp.asarray(x), 30, tau=2.0, epsilon=epsilon), expected, rtol=1e-3)
+
+
+def test_delta_threshold_is_inclusive_and_scales_with_its_value():
+    data = np.array([[0.0], [0.25], [0.25], [0.75], [0.3]])
+    for threshold in (0.25, 0.4):
+        change = np.diff(data, axis=0, prepend=0.0)
+        expected = (change >= threshold).astype(np.float32) - (change <= -threshold)
+        np.testing.assert_array_equal(delta_encode(jnp.asarray(data), threshold, off_spike=True), expected)
