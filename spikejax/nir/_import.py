@@ -15,6 +15,7 @@ from ..nn.sequential import Lift, SequentialState
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, from_nir_layout
 from ._neurons import NEURON_NODES, check_convention, neuron_from_nir
+from ._shapes import check_finite, check_graph, check_structure
 
 __all__ = ["from_nir"]
 
@@ -60,14 +61,17 @@ class _Importer:
     def __init__(self, dt: float, convention: str, method: SurrogateLike, alpha):
         self.dt, self.convention, self.method, self.alpha = dt, convention, method, alpha
 
-    def modules(self, node: Any, name: str) -> list:
-        """The modules of one node, in order (a neuron may need a Scale before it)."""
+    def modules(self, node: Any, name: Optional[str]) -> list:
+        """The modules of one node, in order (a neuron may need a Scale before it); ``name``
+        is the node's path, ``None`` for the graph (or node) given to :func:`from_nir`."""
         if isinstance(node, nir.NIRGraph):
             return [self.graph(node, name)]
+        label = "graph" if name is None else name
+        check_finite(node, label)
         if isinstance(node, NEURON_NODES):
-            gain, cell = neuron_from_nir(node, name, self.dt, self.convention, self.method, self.alpha)
+            gain, cell = neuron_from_nir(node, label, self.dt, self.convention, self.method, self.alpha)
             return [cell] if gain is None else [Scale(gain), cell]
-        return [self.layer(node, name)]
+        return [self.layer(node, label)]
 
     def layer(self, node: Any, name: str):
         kind = type(node).__name__
@@ -113,6 +117,12 @@ class _Importer:
         else:
             padding = [(p, p) for p in _ints(padding, n)]
         bias = np.zeros(weight.shape[0]) if node.bias is None else np.asarray(node.bias)
+        if bias.size not in (1, weight.shape[0]):
+            raise ValueError(
+                f"NIR node {name!r} ({type(node).__name__}) has bias of shape {bias.shape} for "
+                f"{weight.shape[0]} output channels (weight of shape {weight.shape}), expected "
+                f"({weight.shape[0]},)"
+            )
         return nnx.Conv(
             weight.shape[1] * groups,
             weight.shape[0],
@@ -126,23 +136,28 @@ class _Importer:
             rngs=nnx.Rngs(0),
         )
 
-    def graph(self, graph: nir.NIRGraph, name: str):
+    def graph(self, graph: nir.NIRGraph, name: Optional[str]):
+        label = "graph" if name is None else name
+        prefix = "" if name is None else f"{name}."
         nodes = {_name(k): v for k, v in graph.nodes.items()}
         edges = [(_name(a), _name(b)) for a, b in graph.edges]
         inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
         outputs = [k for k, v in nodes.items() if isinstance(v, nir.Output)]
         if not inputs or not outputs:
             raise ValueError(
-                f"NIR graph {name!r} needs Input and Output nodes, got inputs {inputs} and "
+                f"NIR graph {label!r} needs Input and Output nodes, got inputs {inputs} and "
                 f"outputs {outputs}"
             )
+        check_structure(nodes, edges, prefix, repr(label))
         modules = {
-            key: self.modules(node, key)
+            key: self.modules(node, prefix + key)
             for key, node in nodes.items()
             if not isinstance(node, (nir.Input, nir.Output))
         }
         if not modules:
-            raise ValueError(f"NIR graph {name!r} has no nodes between its inputs and outputs")
+            raise ValueError(f"NIR graph {label!r} has no nodes between its inputs and outputs")
+        if name is None:
+            check_graph(graph)  # the shapes where nodes meet, nested graphs included
         chain = _chain(list(modules), edges, inputs, outputs)
         if chain is not None:
             layers = [module for key in chain for module in modules[key]]
@@ -208,6 +223,6 @@ def from_nir(
     importer = _Importer(float(dt), convention, method, alpha)
     if isinstance(graph, (nir.Input, nir.Output)):
         raise TypeError(f"graph must be a graph or a computing node, got a lone {type(graph).__name__}")
-    modules = importer.modules(graph, "graph")
+    modules = importer.modules(graph, None)
     module = modules[0] if len(modules) == 1 else SequentialState(*modules)
     return Lift(module) if sequence else module

@@ -25,7 +25,9 @@ from ..nn.lif import LIFCell
 from ..nn.lif_box import LIFBoxCell
 from ._layers import from_nir_layout, to_nir_layout
 
-__all__ = ["CONVENTIONS", "check_convention", "neuron_to_nir", "neuron_from_nir", "NEURON_NODES"]
+__all__ = [
+    "CONVENTIONS", "check_convention", "neuron_to_nir", "neuron_from_nir", "neuron_shape", "NEURON_NODES"
+]
 
 #: How time constants and input gains are written: the NIR specification, or Norse 1.1's files.
 CONVENTIONS = ("spec", "norse")
@@ -35,6 +37,15 @@ CONVENTIONS = ("spec", "norse")
 EXPORTED_MODELS = {"LIF": "CubaLIF", "LIFBox": "LIF", "LI": "CubaLI or LI", "IAF": "IF"}
 
 NEURON_NODES = (nir.CubaLIF, nir.CubaLI, nir.LIF, nir.LI, nir.IF)
+
+#: The parameters of each NIR neuron node, one value per neuron (or one for all).
+NEURON_FIELDS = {
+    nir.CubaLIF: ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
+    nir.CubaLI: ("tau_syn", "tau_mem", "r", "v_leak", "w_in"),
+    nir.LIF: ("tau", "r", "v_leak", "v_threshold", "v_reset"),
+    nir.LI: ("tau", "r", "v_leak"),
+    nir.IF: ("r", "v_threshold", "v_reset"),
+}
 
 # Relative tolerance for "this gain is 1" and "this synapse empties in one step": far below
 # float32 resolution of the parameters, far above float64 rounding of 1 / (1 / x).
@@ -114,6 +125,27 @@ def neuron_to_nir(module, shape, dt: float, convention: str, gain: Any = 1.0) ->
     )
 
 
+def neuron_shape(node: nir.NIRNode, name: str) -> Optional[tuple[int, ...]]:
+    """The shape of a NIR neuron node's population (channels first), from its parameters with
+    more than one entry; ``None`` when every parameter is a single value (it broadcasts).
+
+    Raises ``ValueError`` naming the node and the fields when two parameters with more than one
+    entry differ in shape (``tau`` of 4 neurons and ``r`` of 5).
+    """
+    shapes = {}
+    for field in NEURON_FIELDS[type(node)]:
+        value = getattr(node, field, None)
+        if value is not None and np.size(value) != 1:
+            shapes[field] = tuple(np.shape(value))
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{field} {shape}" for field, shape in shapes.items())
+        raise ValueError(
+            f"NIR node {name!r} ({type(node).__name__}) has parameters of different shapes: "
+            f"{listed}; expected one shape for all of them (one value per neuron) or single values"
+        )
+    return next(iter(shapes.values()), None)
+
+
 def _value(array: np.ndarray):
     """A parameter for spikejax: a Python float when every entry is equal, else float32."""
     if array.size and np.all(array == array.reshape(-1)[0]):
@@ -127,6 +159,7 @@ def neuron_from_nir(
     """``(gain, cell)`` for a NIR neuron node: the cell, and the elementwise input factor to
     put before it (channels-last), or ``None`` when it is 1."""
     kind = type(node).__name__
+    neuron_shape(node, name)
 
     def get(field):
         return from_nir_layout(np.asarray(getattr(node, field), np.float64))
