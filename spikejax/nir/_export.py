@@ -13,12 +13,14 @@ from flax import nnx
 
 from ..functional._model import check_dt
 from ..functional._validate import check_min_rank
+from ..nn._base import is_stateful
 from ..nn._neuron import NeuronCell, NeuronLayer, NeuronRecurrentCell, NeuronRecurrentLayer
 from ..nn.leaky_integrator import LILinearCell
 from ..nn.sequential import Lift, SequentialState
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, nir_shape, to_nir_layout
 from ._neurons import check_convention, neuron_to_nir
+from ._shapes import check_finite
 
 __all__ = ["to_nir"]
 
@@ -29,6 +31,8 @@ SUPPORTED_MODULES = (
 )
 _FEED_FORWARD = (NeuronCell, NeuronLayer)
 _RECURRENT = (NeuronRecurrentCell, NeuronRecurrentLayer)
+_PROBED = (nnx.Linear, nnx.Conv, Flatten, SumPool2d, AvgPool2d, Scale, Threshold, LILinearCell,
+           *_FEED_FORWARD)
 
 
 class _Nodes:
@@ -39,6 +43,10 @@ class _Nodes:
         self.edges: list[tuple[str, str]] = []
 
     def add(self, name: str, node: nir.NIRNode) -> str:
+        try:
+            check_finite(node, name)
+        except ValueError as error:  # NaN weights after a diverged run, say
+            raise ValueError(f"to_nir: {error}") from None
         unique, count = name, 1
         while unique in self.nodes:
             unique, count = f"{name}_{count}", count + 1
@@ -62,9 +70,52 @@ def _tuple(value, n: int) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def _elementwise_parameters(module) -> list:
+    """``(name, value)`` of the parameters of a neuron or an elementwise layer."""
+    if isinstance(module, _FEED_FORWARD):
+        leaves = jax.tree_util.tree_leaves_with_path(module.parameters)
+        return [(jax.tree_util.keystr(path).lstrip("."), leaf) for path, leaf in leaves]
+    if isinstance(module, Scale):
+        return [("scale", module.scale[...])]
+    if isinstance(module, Threshold):
+        return [("threshold", module.threshold[...])]
+    return []
+
+
 class _Exporter:
-    def __init__(self, dt: float, convention: str, dtype):
+    def __init__(self, dt: float, convention: str, dtype, sample: str = "sample_input"):
         self.dt, self.convention, self.dtype = dt, convention, dtype
+        self.sample = sample  # where the shapes come from, for messages
+
+    def probe(self, module, shape, name: str) -> None:
+        """Raise ``ValueError`` naming the module and ``sample_input`` if ``module`` cannot take
+        samples of ``shape`` (instead of an error from inside JAX, or a silent broadcast)."""
+        shape = tuple(shape)
+        where = (f"module {name!r} ({type(module).__name__}) gets samples of shape {shape} from "
+                 f"{self.sample}")
+        expected = None
+        if isinstance(module, (nnx.Linear, nnx.Conv)) and shape and shape[-1] != module.in_features:
+            expected = f"{module.in_features} features on the last axis (in_features, channels last)"
+        elif isinstance(module, LILinearCell) and shape != (module.input_size,):
+            expected = f"samples of shape ({module.input_size},) (input_size)"
+        if expected is not None:
+            raise ValueError(f"to_nir: {where}, expected {expected}")
+        for field, value in _elementwise_parameters(module):
+            try:
+                fits = np.broadcast_shapes(np.shape(value), shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                # Broadcast against the sample, the parameter would change the layer's size.
+                raise ValueError(
+                    f"to_nir: {where}, but its parameter {field} has shape {np.shape(value)}; "
+                    f"expected parameters that broadcast to {shape}"
+                )
+        call = (lambda x: module(x, None)[0]) if is_stateful(module) else module
+        try:
+            jax.eval_shape(call, jax.ShapeDtypeStruct((1,) + shape, self.dtype))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"to_nir: {where}, which it cannot take: {error}") from error
 
     def out_shape(self, module, shape) -> tuple[int, ...]:
         x = jax.ShapeDtypeStruct((1,) + tuple(shape), self.dtype)
@@ -94,6 +145,8 @@ class _Exporter:
             graph, out = self.graph(module, {module.inputs[0]: shape})
             node = nodes.add(name, graph)
             return node, node, out[module.outputs[0]]
+        if isinstance(module, _PROBED):
+            self.probe(module, shape, name)
         if isinstance(module, LILinearCell):
             self.check_dt(module)
             hidden = (module.hidden_size,)
@@ -106,6 +159,17 @@ class _Exporter:
             return node, node, (module.hidden_size,)
         if isinstance(module, _FEED_FORWARD):
             self.check_dt(module)
+            gain_shape = np.shape(gain)
+            try:
+                fits = np.broadcast_shapes(gain_shape, tuple(shape)) == tuple(shape)
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(
+                    f"to_nir: the Scale before module {name!r} has scale of shape {gain_shape}, "
+                    f"which does not fit samples of shape {tuple(shape)} from {self.sample}; "
+                    f"expected a scale that broadcasts to {tuple(shape)}"
+                )
             node = nodes.add(name, neuron_to_nir(module, shape, self.dt, self.convention, gain))
             return node, node, tuple(shape)
         node, out = self.layer(module, shape)
@@ -304,12 +368,16 @@ def to_nir(
         for name, sample in samples.items():
             check_min_rank(f"sample_input[{name!r}]", sample, 2, "(B, ...), one time step")
         exporter.dtype = jnp.result_type(*samples.values())
+        exporter.sample = "sample_input " + ", ".join(
+            f"{k!r} of shape {tuple(v.shape)}" for k, v in samples.items()
+        )
         graph, _ = exporter.graph(model, {k: tuple(v.shape[1:]) for k, v in samples.items()})
         graph.metadata = metadata
         return graph
     check_min_rank("sample_input", sample_input, 2, "(B, ...), one time step")
     exporter.dtype = sample_input.dtype
     shape = tuple(sample_input.shape[1:])
+    exporter.sample = f"sample_input of shape {tuple(sample_input.shape)}"
     nodes = _Nodes()
     nodes.add("input", nir.Input(input_type=np.array(nir_shape(shape))))
     first, last, out = exporter.segment(model, shape, nodes, "")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from spikejax.functional import LIFBoxParameters
-from spikejax.nir import AvgPool2d, Flatten, Graph, SumPool2d, from_nir, to_nir
+from spikejax.functional import LIFBoxParameters, LIFParameters
+from spikejax.nir import AvgPool2d, Flatten, Graph, Scale, SumPool2d, from_nir, to_nir
 from spikejax.nn import ALIFCell, LIFBoxCell, LIFCell, LIFRecurrentCell, SequentialState
 
 ONE = np.ones(2)
@@ -144,3 +144,88 @@ def test_layers_check_their_arguments():
         AvgPool2d((2, 2, 2))
     with pytest.raises(ValueError, match=r"padding must be an int >= 0, got -1"):
         AvgPool2d(2, padding=-1)
+
+
+def small_graph(extra_nodes=(), extra_edges=()):
+    nodes = {"input": nir.Input(np.array([2])), "a": nir.Linear(weight=np.eye(2)), "lif": lif_node(),
+             "output": nir.Output(np.array([2])), **dict(extra_nodes)}
+    edges = [("input", "a"), ("a", "lif"), ("lif", "output"), *extra_edges]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+def test_from_nir_names_nodes_off_the_path_from_input_to_output():
+    from_nir(small_graph())
+    # Before: a node fed by nothing was only caught by Graph with a message in spikejax terms,
+    # and a node that leads nowhere was computed and thrown away without a word.
+    with pytest.raises(ValueError, match=r"nodes \['island'\] cannot be reached from the Input nodes"):
+        from_nir(small_graph({"island": lif_node()}, [("island", "output")]))
+    with pytest.raises(ValueError, match=r"nodes \['dead_end'\] lead to no Output node"):
+        from_nir(small_graph({"dead_end": lif_node()}, [("a", "dead_end")]))
+    with pytest.raises(ValueError, match=r"has the edge \('lif', 'nowhere'\), but 'nowhere' is not one of its nodes"):
+        from_nir(small_graph(extra_edges=[("lif", "nowhere")]))
+
+
+def test_from_nir_names_neuron_parameters_of_different_shapes():
+    node = lif_node()
+    node.r = np.ones(5)  # nir asserts equal shapes when a node is made, not afterwards
+    with pytest.raises(ValueError, match=r"NIR node 'graph' \(LIF\) has parameters of different shapes: "
+                                         r"tau \(2,\), r \(5,\)"):
+        from_nir(node)
+    cuba = nir.CubaLIF(tau_syn=0.01 * ONE, tau_mem=0.01 * ONE, r=ONE, v_leak=0 * ONE, v_threshold=ONE)
+    cuba.w_in = np.ones(3)
+    graph = small_graph({"cuba": cuba}, [("lif", "cuba"), ("cuba", "output")])
+    with pytest.raises(ValueError, match=r"NIR node 'cuba' \(CubaLIF\) has parameters of different shapes"):
+        from_nir(graph)
+
+
+@pytest.mark.parametrize(
+    "node, field",
+    [
+        (lif_node(v_threshold=np.array([1.0, np.nan])), "v_threshold"),
+        (lif_node(v_leak=np.array([0.0, -np.inf])), "v_leak"),
+        (nir.Affine(weight=np.array([[1.0, np.inf]]), bias=np.zeros(1)), "weight"),
+        (nir.Affine(weight=np.ones((1, 2)), bias=np.array([np.nan])), "bias"),
+        (nir.Scale(scale=np.array([1.0, np.nan])), "scale"),
+        (nir.IF(r=ONE, v_threshold=np.array([np.inf, 1.0])), "v_threshold"),
+    ],
+)
+def test_from_nir_rejects_non_finite_parameters(node, field):
+    """Before: a NaN threshold was accepted and the layer never fired; an inf weight gave NaN."""
+    with pytest.raises(ValueError, match=rf"NIR node 'graph' \({type(node).__name__}\) has a non-finite {field}"):
+        from_nir(node)
+
+
+def test_from_nir_rejects_a_conv_bias_of_the_wrong_size():
+    conv = nir.Conv2d(input_shape=None, weight=np.ones((2, 1, 3, 3)), stride=1, padding=0, dilation=1,
+                      groups=1, bias=np.zeros(3))
+    with pytest.raises(ValueError, match=r"has bias of shape \(3,\) for 2 output channels"):
+        from_nir(conv)
+
+
+@pytest.mark.parametrize(
+    "model, sample, match",
+    [
+        (linear(4, 2), jnp.zeros((1, 3)),
+         r"module '0' \(Linear\) gets samples of shape \(3,\) from sample_input of shape \(1, 3\), "
+         r"expected 4 features"),
+        (nnx.Conv(2, 3, (3, 3), rngs=nnx.Rngs(0)), jnp.zeros((1, 8, 8, 1)),
+         r"module '0' \(Conv\) gets samples of shape \(8, 8, 1\) .* expected 2 features"),
+        (SequentialState(linear(3, 4), LIFCell(LIFParameters(v_th=jnp.ones(5)))), jnp.zeros((1, 3)),
+         r"module '1' \(LIFCell\) gets samples of shape \(4,\) .* parameter v_th has shape \(5,\)"),
+        (LIFCell(LIFParameters(v_th=jnp.ones((2, 4)))), jnp.zeros((1, 4)),
+         r"parameter v_th has shape \(2, 4\); expected parameters that broadcast to \(4,\)"),
+        (SequentialState(Scale(jnp.ones(5)), LIFCell()), jnp.zeros((1, 4)),
+         r"the Scale before module '1' has scale of shape \(5,\), which does not fit samples of shape \(4,\)"),
+    ],
+)
+def test_to_nir_names_the_module_a_wrong_sample_input_shape_reaches(model, sample, match):
+    """Before: errors from inside JAX (dot_general, conv) or numpy (broadcast_to), naming nothing."""
+    with pytest.raises(ValueError, match=match):
+        to_nir(model, sample)
+
+
+def test_to_nir_rejects_non_finite_weights():
+    model = linear(2, 2)
+    model.kernel[...] = jnp.array([[1.0, jnp.nan], [0.0, 1.0]])
+    with pytest.raises(ValueError, match=r"to_nir: NIR node '0' \(Affine\) has a non-finite weight: nan"):
+        to_nir(model, SAMPLE)
