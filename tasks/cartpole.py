@@ -5,6 +5,9 @@
     python -m tasks.cartpole --policy ann        # the non-spiking baseline
     python -m tasks.cartpole --smoke             # a few iterations of a tiny policy (CI)
 
+It needs gymnax, an optional dependency: ``pip install -e ".[tasks]"``. Ctrl-C writes the
+summary of the updates done so far (``"interrupted": true``) and exits with code 130.
+
 The environment is gymnax's JAX port of gymnasium's CartPole-v1 (termination at 12 degrees or
 2.4 m, truncation after 500 steps, reward 1 per step), so a batch of episodes runs inside
 ``jit``. The policy is Norse's (``norse.task.cartpole``): the observation, split into positive
@@ -45,6 +48,7 @@ from spikejax import train
 from spikejax.functional import LIFParameters, run
 from spikejax.functional.temporal_encode import lif_current_encoder
 from spikejax.nn import MODULES, LILinearCell
+from tasks._cli import Interruptible, require, run_main
 
 POLICIES = {"snn": "LIF", "lsnn": "LSNN", "ann": None}
 OBSERVATIONS, ACTIONS = 4, 2
@@ -52,9 +56,12 @@ SOLVED_WINDOW = 100  # gymnasium: solved when the mean return of 100 consecutive
 
 
 def make_env():
-    """gymnax's CartPole-v1 and its parameters (imported here: gymnax takes seconds to import)."""
-    import gymnax
+    """gymnax's CartPole-v1 and its parameters (imported here: gymnax takes seconds to import).
 
+    Raises:
+        ModuleNotFoundError: gymnax is not installed; the message names the extra that installs it.
+    """
+    gymnax = require("gymnax", purpose="tasks.cartpole (the CartPole-v1 environment)", extra="tasks")
     return gymnax.make("CartPole-v1")
 
 
@@ -344,6 +351,7 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     for name, (full, smoke) in DEFAULTS.items():
@@ -369,24 +377,36 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     returns, curve, checks, solved_at, first_seconds = [], [], [], None, None
     began = time.perf_counter()
     bar = tqdm(total=iterations, desc="cartpole", dynamic_ncols=True, disable=args.no_progress)
-    for index in range(iterations):
-        params, opt_state, batch_returns, loss = iteration(
-            params, opt_state, jax.random.fold_in(train_key, index))
-        batch_returns = np.asarray(batch_returns).tolist()
-        first_seconds = first_seconds or time.perf_counter() - began
-        returns.extend(batch_returns)
-        window = float(np.mean(returns[-SOLVED_WINDOW:]))
-        curve.append({"iteration": index, "episodes": len(returns),
-                      "mean_return": float(np.mean(batch_returns)), "mean_return_100": window, "loss": float(loss), "seconds": time.perf_counter() - began})
-        bar.update()
-        bar.set_postfix(ret=f"{np.mean(batch_returns):.1f}", avg100=f"{window:.1f}")
-        if len(returns) >= SOLVED_WINDOW and window >= args.threshold:
-            # The training window says solved; fresh episodes of the policy as it is now confirm it.
-            check = float(jnp.mean(evaluate(params, jax.random.fold_in(check_key, index))))
-            checks.append({"iteration": index, "episodes": len(returns), "eval_mean_return": check})
-            if check >= args.threshold:
-                solved_at = len(returns)
-                break
+
+    def partial_summary() -> dict:
+        return {"task": "cartpole", "environment_name": "CartPole-v1 (gymnax)", "policy": args.policy,
+                "solved": False, "episodes": len(returns), "iterations": len(curve), "threshold": args.threshold,
+                "solve_checks": checks, "returns": returns, "curve": curve,
+                "train_seconds": time.perf_counter() - began, "environment": train.environment(),
+                "spikejax": spikejax.__version__, "config": vars(args),
+                "command": "python -m tasks.cartpole " + " ".join(argv)}
+
+    with Interruptible("tasks.cartpole", argv, output, summary=partial_summary, epochs=iterations,
+                       unit="update", checkpoints=False) as interrupt:
+        for index in range(iterations):
+            params, opt_state, batch_returns, loss = iteration(
+                params, opt_state, jax.random.fold_in(train_key, index))
+            batch_returns = np.asarray(batch_returns).tolist()
+            first_seconds = first_seconds or time.perf_counter() - began
+            returns.extend(batch_returns)
+            window = float(np.mean(returns[-SOLVED_WINDOW:]))
+            curve.append({"iteration": index, "episodes": len(returns),
+                          "mean_return": float(np.mean(batch_returns)), "mean_return_100": window, "loss": float(loss), "seconds": time.perf_counter() - began})
+            bar.update()
+            interrupt.completed = index + 1
+            bar.set_postfix(ret=f"{np.mean(batch_returns):.1f}", avg100=f"{window:.1f}")
+            if len(returns) >= SOLVED_WINDOW and window >= args.threshold:
+                # The training window says solved; fresh episodes of the policy as it is now confirm it.
+                check = float(jnp.mean(evaluate(params, jax.random.fold_in(check_key, index))))
+                checks.append({"iteration": index, "episodes": len(returns), "eval_mean_return": check})
+                if check >= args.threshold:
+                    solved_at = len(returns)
+                    break
     bar.close()
     train_seconds = time.perf_counter() - began
     # The same starting states for the sampled and the greedy evaluation.
@@ -414,7 +434,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         "load_average": {"start": load_at_start, "end": os.getloadavg() if load_at_start else None},
         "spikejax": spikejax.__version__,
         "config": vars(args),
-        "command": "python -m tasks.cartpole " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m tasks.cartpole " + " ".join(argv),
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(summary, indent=2))
@@ -425,4 +445,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -4,10 +4,14 @@
     python -m tasks.cifar10 --source tfds            # a tfds build prepared in the user cache
     python -m tasks.cifar10 --smoke --data-dir <folder>
 
-The data: the original "python version" archive ``cifar-10-python.tar.gz`` (searched like MNIST's
-files: ``--data-dir``, ``$SPIKEJAX_DATA``, the repository's ``data/``, the user cache; see
-:func:`spikejax.data.find`), or tensorflow-datasets (``--source tfds``). Nothing is downloaded:
-``spikejax.data.download("cifar10")`` fetches the archive (163 MiB) when asked.
+The data: the original "python version" archive ``cifar-10-python.tar.gz`` (163 MiB, md5
+c58f30108f718f92721af3b95e74349a), published at https://www.cs.toronto.edu/~kriz/cifar.html and
+not shipped in the repository. It is searched like MNIST's files: ``--data-dir``,
+``$SPIKEJAX_DATA``, the repository's ``data/cifar10/``, the user cache ``~/.cache/spikejax/cifar10/``
+(see :func:`spikejax.data.find`); or tensorflow-datasets (``--source tfds``). Nothing is
+downloaded: ``spikejax.data.download("cifar10")`` fetches the archive into the user cache when
+asked, on a machine with network. Ctrl-C writes the summary of the finished epochs and exits
+with code 130 (see ``tasks/_cli.py``).
 
 The network (a VGG-style stack, as in Norse's CIFAR-10 task): four 3x3 convolutions (64, 128, 256,
 256 channels by default) each followed by spiking neurons, 2x2 max-pooling after the last three,
@@ -38,7 +42,8 @@ from spikejax import data as sdata
 from spikejax import train
 from spikejax.functional import LIParameters, run
 from spikejax.nn import MODULES, LICell
-from tasks.mnist import NEURONS, max_pool_2x2, neuron_parameters
+from tasks._cli import Interruptible, run_main
+from tasks.mnist import NEURONS, check_args, max_pool_2x2, neuron_parameters
 
 MEAN, STD = sdata.DATASETS["cifar10"].mean_std
 
@@ -99,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tasks.cifar10", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add = parser.add_argument
-    add("--data-dir", default=None, help="folder with cifar-10-python.tar.gz (default: search, see spikejax.data)")
+    add("--data-dir", default=None, help="folder with cifar-10-python.tar.gz, from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html (default: search $SPIKEJAX_DATA, the repository's data/, "
+        "~/.cache/spikejax; see spikejax.data.find)")
     add("--source", choices=["idx", "tfds"], default="idx",
         help="idx: the python-version archive; tfds: a tensorflow-datasets build in the user cache")
     add("--no-verify", dest="verify", action="store_false",
@@ -138,98 +145,103 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     for name, (full, smoke) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, smoke if args.smoke else full)
-    for name in ("epochs", "batch_size", "time_steps", "train_limit", "test_limit"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
     if min(args.channels) < 1:
         parser.error(f"--channels must be positive integers, got {args.channels}")
-    if not args.lr > 0:
-        parser.error(f"--lr must be positive, got {args.lr}")
-    if args.resume and not args.checkpoint_dir:
-        parser.error("--resume needs --checkpoint-dir")
+    check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
     return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    output = pathlib.Path(args.output or f"runs/cifar10{'-smoke' if args.smoke else ''}.json")
-    progress = not args.no_progress
-    load = dict(data_dir=args.data_dir, source=args.source, verify=args.verify)
-    train_x, train_y = sdata.load("cifar10", "train", **load)
-    test_x, test_y = sdata.load("cifar10", "test", **load)
-    train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
-    test_x, test_y = test_x[: args.test_limit], test_y[: args.test_limit]
-    if len(train_x) < args.batch_size:
-        raise SystemExit(f"--batch-size {args.batch_size} is larger than the {len(train_x)} training images")
-    test_inputs = sdata.normalize(test_x, MEAN, STD)
-
-    model = CifarSNN(neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
-                     surrogate=args.surrogate, alpha=args.alpha, tau_mem_inv=args.tau_mem_inv,
-                     tau_syn_inv=args.tau_syn_inv, dropout=args.dropout, rngs=nnx.Rngs(args.seed))
-    steps = args.epochs * len(sdata.batches(train_x, train_y, args.batch_size, drop_last=True))
-    optimizer = nnx.Optimizer(model, optax.adamw(optax.cosine_decay_schedule(args.lr, steps),
-                                                 weight_decay=args.weight_decay), wrt=nnx.Param)
-
-    def loss_fn(model, batch):
-        logits, _ = model(batch["x"])
-        return optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean(), {"logits": logits}
-
-    train_step, eval_step = train.make_train_step(loss_fn), train.make_eval_step(loss_fn)
-
-    def train_batches(epoch: int):
-        rng = np.random.default_rng([args.seed, epoch])  # a resumed run sees the same crops
-        source = sdata.batches(train_x, train_y, args.batch_size, shuffle_seed=args.seed, epoch=epoch,
-                               drop_last=True)
-
-        class Epoch:
-            def __len__(self):
-                return len(source)
-
-            def __iter__(self):
-                for images, labels in source:
-                    images = augment(images, rng) if args.augment else images
-                    yield {"x": sdata.normalize(images, MEAN, STD), "y": labels}
-
-        return Epoch()
-
-    def eval_batches():
-        for start in range(0, len(test_inputs), 500):
-            yield {"x": test_inputs[start:start + 500], "y": test_y[start:start + 500]}
-
-    initial = train.evaluate(model, eval_step, eval_batches())
     config = dict(vars(args))
-    history, began = [], time.perf_counter()
-    print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
-          f"cifar10: {len(train_x)} train, {len(test_x)} test images")
+    history, initial, began = [], [], time.perf_counter()
 
-    def summarise(final: dict, complete: bool) -> dict:
+    def summarise(final: Optional[dict], complete: bool) -> dict:
+        final = final or {"accuracy": None, "loss": None}
         summary = {
             "task": "cifar10", "complete": complete, "test_accuracy": final["accuracy"], "test_loss": final["loss"],
-            "initial_test_loss": initial["loss"], "epochs_run": len(history),
+            "initial_test_loss": initial[0]["loss"] if initial else None, "epochs_run": len(history),
             "epoch_seconds": [h["seconds"] for h in history], "history": history,
             "wall_seconds": time.perf_counter() - began, "environment": train.environment(),
             "spikejax": spikejax.__version__, "config": config,
-            "command": "python -m tasks.cifar10 " + " ".join(sys.argv[1:] if argv is None else argv),
+            "command": "python -m tasks.cifar10 " + " ".join(argv),
         }
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(summary, indent=2))
         return summary
 
-    def record_epoch(result):
-        history.append(result)
-        summarise(result["eval"], complete=False)
+    output = pathlib.Path(args.output or f"runs/cifar10{'-smoke' if args.smoke else ''}.json")
+    interrupt = Interruptible("tasks.cifar10", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                              summary=lambda: summarise(history[-1]["eval"] if history else None, complete=False))
+    with interrupt:
+        progress = not args.no_progress
+        load = dict(data_dir=args.data_dir, source=args.source, verify=args.verify)
+        train_x, train_y = sdata.load("cifar10", "train", **load)
+        test_x, test_y = sdata.load("cifar10", "test", **load)
+        train_x, train_y = train_x[: args.train_limit], train_y[: args.train_limit]
+        test_x, test_y = test_x[: args.test_limit], test_y[: args.test_limit]
+        if len(train_x) < args.batch_size:
+            raise SystemExit(f"--batch-size {args.batch_size} is larger than the {len(train_x)} training images")
+        test_inputs = sdata.normalize(test_x, MEAN, STD)
 
-    checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    train.fit(model, optimizer, train_step, train_batches, epochs=args.epochs, eval_step=eval_step,
-              eval_batches=eval_batches, checkpointer=checkpointer, resume=args.resume,
-              metadata={"config": config}, progress=progress, on_epoch_end=record_epoch)
-    if checkpointer is not None:
-        checkpointer.close()
-    summary = summarise(train.evaluate(model, eval_step, eval_batches()), complete=True)
+        model = CifarSNN(neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
+                         surrogate=args.surrogate, alpha=args.alpha, tau_mem_inv=args.tau_mem_inv,
+                         tau_syn_inv=args.tau_syn_inv, dropout=args.dropout, rngs=nnx.Rngs(args.seed))
+        steps = args.epochs * len(sdata.batches(train_x, train_y, args.batch_size, drop_last=True))
+        optimizer = nnx.Optimizer(model, optax.adamw(optax.cosine_decay_schedule(args.lr, steps),
+                                                     weight_decay=args.weight_decay), wrt=nnx.Param)
+
+        def loss_fn(model, batch):
+            logits, _ = model(batch["x"])
+            return optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean(), {"logits": logits}
+
+        train_step, eval_step = train.make_train_step(loss_fn), train.make_eval_step(loss_fn)
+
+        def train_batches(epoch: int):
+            rng = np.random.default_rng([args.seed, epoch])  # a resumed run sees the same crops
+            source = sdata.batches(train_x, train_y, args.batch_size, shuffle_seed=args.seed, epoch=epoch,
+                                   drop_last=True)
+
+            class Epoch:
+                def __len__(self):
+                    return len(source)
+
+                def __iter__(self):
+                    for images, labels in source:
+                        images = augment(images, rng) if args.augment else images
+                        yield {"x": sdata.normalize(images, MEAN, STD), "y": labels}
+
+            return Epoch()
+
+        def eval_batches():
+            for start in range(0, len(test_inputs), 500):
+                yield {"x": test_inputs[start:start + 500], "y": test_y[start:start + 500]}
+
+        initial.append(train.evaluate(model, eval_step, eval_batches()))
+        print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
+              f"cifar10: {len(train_x)} train, {len(test_x)} test images", flush=True)
+
+        def record_epoch(result):
+            history.append(result)
+            summarise(result["eval"], complete=False)
+            interrupt.completed = result["epoch"]
+
+        checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
+        if args.resume:
+            interrupt.completed = checkpointer.latest_epoch() or 0
+        try:
+            train.fit(model, optimizer, train_step, train_batches, epochs=args.epochs, eval_step=eval_step,
+                      eval_batches=eval_batches, checkpointer=checkpointer, resume=args.resume,
+                      metadata={"config": config}, progress=progress, on_epoch_end=record_epoch)
+        finally:
+            if checkpointer is not None:
+                checkpointer.close()
+        final = train.evaluate(model, eval_step, eval_batches())
+    summary = summarise(final, complete=True)
     print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% (cifar10); summary in {output}")
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

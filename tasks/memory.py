@@ -4,6 +4,7 @@
     python -m tasks.memory --neuron_model lif           # the same with plain LIF neurons
     python -m tasks.memory --neuron_model lsnnlif       # half LSNN, half LIF (Norse's default)
     python -m tasks.memory --smoke                      # 20 small steps, seconds (CI)
+    python -m tasks.memory --checkpoint-dir runs/memory_ckpt --resume   # continue a stopped run
 
 Each sample is ``seq_repetitions`` repetitions of ``seq_periods`` periods of ``seq_length``
 steps (1 ms each). In every period the two data channels show a random bit (one of them on);
@@ -36,6 +37,9 @@ best, against 100 %; ``benchmarks/results/memory_*_cpu.json``).
 
 The summary JSON (``--output``) holds the accuracy curve, epoch times, device, versions,
 configuration and command; ``--plot`` draws this run's curve and those of ``--compare`` files.
+``--checkpoint-dir`` saves the model and optimizer after every epoch and ``--resume`` continues
+from the latest (the samples of an epoch derive from the seed and the epoch, so a resumed run
+sees the same ones). Ctrl-C writes the summary of the finished epochs and exits with code 130.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ from spikejax.functional import LIFParameters, LIParameters, LSNNParameters, poi
 from spikejax.functional import firing_rate_loss
 from spikejax.functional._validate import check_int, check_key, check_positive
 from spikejax.nn import LI, LIFRecurrent, LSNNRecurrent
+from tasks._cli import Interruptible, run_main
 
 __all__ = ["StoreRecallBatch", "store_recall_data", "MemoryNet", "recall_loss", "build_parser", "main"]
 
@@ -284,6 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--reg-factor", type=float, default=1e-5, help="weight of the firing-rate regulariser")
     add("--reg-target", type=float, default=10.0, help="target firing rate of the regulariser (Hz)")
     add("--seed", type=int, default=0, help="random seed (weights, samples)")
+    add("--checkpoint-dir", default=None, help="save a checkpoint here after every epoch")
+    add("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
     add("--output", default=None, help="JSON summary path (default runs/memory_<neuron_model>[-smoke].json)")
     add("--plot", default=None, help="save the accuracy curve(s) to this image file")
     add("--compare", nargs="*", default=[], help="summaries of other runs to draw in --plot")
@@ -311,6 +318,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     for path in args.compare:
         if not pathlib.Path(path).is_file():
             parser.error(f"--compare: no such summary file {path!r}")
+    if args.resume and not args.checkpoint_dir:
+        parser.error("--resume needs --checkpoint-dir (the folder of the run to continue), got none")
 
 
 def plot_accuracy(summaries: Sequence[dict], path: str | pathlib.Path) -> None:
@@ -330,6 +339,7 @@ def plot_accuracy(summaries: Sequence[dict], path: str | pathlib.Path) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     for name, (full, smoke) in DEFAULTS.items():
@@ -381,7 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                 for key in jax.random.split(eval_key, -(-args.eval_samples // args.batch_size))]
 
     config = dict(vars(args))
-    command = "python -m tasks.memory " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m tasks.memory " + " ".join(argv)
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
           f"memory task, {args.neuron_model}, {args.hidden} neurons, "
           f"{args.seq_periods * args.seq_repetitions * args.seq_length} steps per sample")
@@ -411,10 +421,21 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         history.append(result)
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(summarise(complete=False), indent=2))
+        interrupt.completed = result["epoch"]
 
-    train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
-              eval_batches=lambda: eval_set, eval_batch_axis=1, progress=not args.no_progress,
-              on_epoch_end=record_epoch)
+    checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
+    interrupt = Interruptible("tasks.memory", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                              summary=lambda: summarise(complete=False),
+                              start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
+    with interrupt:
+        try:
+            train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
+                      eval_batches=lambda: eval_set, eval_batch_axis=1, progress=not args.no_progress,
+                      checkpointer=checkpointer, resume=args.resume, metadata={"config": config},
+                      on_epoch_end=record_epoch)
+        finally:
+            if checkpointer is not None:
+                checkpointer.close()
     summary = summarise(complete=True)
     output.write_text(json.dumps(summary, indent=2))
     if args.plot:
@@ -425,4 +446,4 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -2,7 +2,7 @@
 
     python -m tasks.mnist                       # full run: MNIST, offline from data/mnist
     python -m tasks.mnist --smoke               # a few hundred images, one epoch (CI)
-    python -m tasks.mnist --dataset fashion_mnist --data-dir ../shared/data
+    python -m tasks.mnist --dataset fashion_mnist   # offline from data/fashion_mnist
     python -m tasks.mnist --checkpoint-dir runs/ckpt --resume
     python -m tasks.mnist --devices all --precision bfloat16   # data-parallel, bf16 layers
 
@@ -20,7 +20,9 @@ to float rounding; the batch size and the number of test images must be multiple
 parameters stay float32) and hands float32 currents to the neurons, whose state stays float32.
 
 It prints the test accuracy and writes a JSON summary (accuracy, epoch times, device, versions,
-configuration) to ``--output``.
+configuration) to ``--output`` after every epoch. Ctrl-C stops it cleanly: the summary of the
+finished epochs is written (``"interrupted": true``), the message says how to resume, and the exit
+code is 130.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from spikejax import data as sdata
 from spikejax import train
 from spikejax.functional import MODELS, LIParameters, poisson_encode, run
 from spikejax.nn import MODULES, LICell
+from tasks._cli import Interruptible, run_main
 
 NEURONS = {"lif": "LIF", "lif_box": "LIFBox", "leaky": "Leaky", "iaf": "IAF", "lsnn": "LSNN"}
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
@@ -80,14 +83,21 @@ class ConvSNN(nnx.Module):
         tau_syn_inv: float = 200.0,
         dropout: float = 0.0,
         dtype=jnp.float32,
+        mean_std: tuple[float, float] = sdata.DATASETS["mnist"].mean_std,
         rngs: nnx.Rngs,
     ):
         if encoder not in ("constant", "poisson"):
             raise ValueError(f"encoder must be 'constant' or 'poisson', got {encoder!r}")
+        mean, std = mean_std
+        if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
+            raise ValueError(f"mean_std must be a finite (mean, std) with std > 0, got {tuple(mean_std)}")
         c1, c2 = channels
         self.time_steps = time_steps
         self.encoder = encoder
         self.f_max = f_max
+        # The inputs are normalised with the data set's own statistics; the Poisson encoder
+        # undoes that to get the pixel intensities in [0, 1] back as firing probabilities.
+        self.mean_std = (float(mean), float(std))
         # dtype is the layers' compute dtype; their parameters stay float32 (param_dtype).
         self.conv1 = nnx.Conv(1, c1, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
         self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
@@ -113,8 +123,7 @@ class ConvSNN(nnx.Module):
         else:
             if key is None:
                 raise ValueError("the poisson encoder needs a PRNG key, got key=None")
-            spikes = poisson_encode(key, jnp.clip(images * 0.3081 + 0.1307, 0, 1)[..., None],
-                                    self.time_steps, f_max=self.f_max)
+            spikes = poisson_encode(key, self.pixels(images)[..., None], self.time_steps, f_max=self.f_max)
             # One batched convolution over all T * B frames instead of T small ones.
             currents, length = as_float32(spikejax.nn.Lift(self.conv1)(spikes)), None
 
@@ -128,6 +137,11 @@ class ConvSNN(nnx.Module):
 
         _, (voltages, spike_counts) = run(step, None, currents, length=length, unroll=True)
         return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
+
+    def pixels(self, images: jax.Array) -> jax.Array:
+        """The intensities in [0, 1] of images normalised with ``mean_std`` (the Poisson rates)."""
+        mean, std = self.mean_std
+        return jnp.clip(images * std + mean, 0, 1)
 
 
 def device_count(value: str) -> int:
@@ -194,8 +208,10 @@ def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int = 
     return padded[np.arange(b)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
-    args = build_parser().parse_args(argv)
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """The command line, with the full run's or the smoke run's defaults filled in and checked."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     # Flags left unset take the full run's defaults, or the smoke run's with --smoke.
     # The smoke run takes 64 small steps: fewer leave the loss on its initial plateau (ln 10).
     defaults = {"epochs": (15, 1), "batch_size": (128, 16), "time_steps": (4, 4),
@@ -203,8 +219,36 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     for name, (full, smoke) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, smoke if args.smoke else full)
-    if args.resume and not args.checkpoint_dir:
-        raise SystemExit("--resume needs --checkpoint-dir")
+    check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
+    if not args.f_max > 0:
+        parser.error(f"--f-max must be a positive rate in Hz, got {args.f_max}")
+    if min(args.channels) < 1:
+        parser.error(f"--channels must be two positive integers, got {args.channels}")
+    if not 0 <= args.dropout < 1:
+        parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    return args
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace, *, positive: Sequence[str]) -> None:
+    """The checks the training tasks share: positive counts, a positive learning rate, an existing
+    ``--data-dir``, ``--resume`` only with ``--checkpoint-dir``; ``parser.error`` otherwise."""
+    for name in positive:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if hasattr(args, "lr") and not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None and not pathlib.Path(data_dir).expanduser().is_dir():
+        parser.error(f"--data-dir must be an existing folder, got {data_dir!r} (no such folder); "
+                     "leave it out to search $SPIKEJAX_DATA, the repository's data/ and ~/.cache/spikejax")
+    if getattr(args, "resume", False) and not args.checkpoint_dir:
+        parser.error("--resume needs --checkpoint-dir (the folder of the run to continue), got none")
+
+
+def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
     output = pathlib.Path(args.output or f"runs/{args.dataset}{'-smoke' if args.smoke else ''}.json")
     progress = not args.no_progress
     args.devices = args.devices or jax.local_device_count()
@@ -213,72 +257,12 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     if args.batch_size % args.devices:
         raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over --devices {args.devices}")
     parallel = train.data_parallel(jax.local_devices()[:args.devices]) if args.devices > 1 else None
-
-    train_images, train_labels = sdata.load(args.dataset, "train", data_dir=args.data_dir)
-    test_images, test_labels = sdata.load(args.dataset, "test", data_dir=args.data_dir)
-    train_images, train_labels = train_images[: args.train_limit], train_labels[: args.train_limit]
-    test_images, test_labels = test_images[: args.test_limit], test_labels[: args.test_limit]
-    mean, std = (0.1307, 0.3081) if args.dataset == "mnist" else (0.2860, 0.3530)
-    test_x = sdata.normalize(test_images, mean, std)
-    if len(test_x) % args.devices:
-        raise SystemExit(f"the {len(test_x)} test images do not split evenly over --devices {args.devices}; "
-                         f"pass --test-limit with a multiple of {args.devices}")
-
-    model = ConvSNN(
-        neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
-        encoder=args.encoder, f_max=args.f_max, surrogate=args.surrogate, alpha=args.alpha,
-        tau_mem_inv=args.tau_mem_inv, tau_syn_inv=args.tau_syn_inv, dropout=args.dropout,
-        dtype=PRECISIONS[args.precision], rngs=nnx.Rngs(args.seed),
-    )
-    steps_per_epoch = len(sdata.batches(train_images, train_labels, args.batch_size, drop_last=True))
-    schedule = optax.cosine_decay_schedule(args.lr, args.epochs * steps_per_epoch)
-    optimizer = nnx.Optimizer(model, optax.adamw(schedule, weight_decay=args.weight_decay), wrt=nnx.Param)
-    base_key = jax.random.key(args.seed)
-
-    def loss_fn(model, batch):
-        logits, _ = model(batch["x"], batch["key"])
-        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
-        return loss, {"logits": logits}
-
-    train_step = train.make_train_step(loss_fn, parallel=parallel)
-    eval_step = train.make_eval_step(loss_fn, parallel=parallel)
-
-    def train_batches(epoch: int):
-        # Everything random in an epoch derives from (seed, epoch): a resumed run sees the same data.
-        rng = np.random.default_rng([args.seed, epoch])
-        epoch_key = jax.random.fold_in(base_key, epoch)
-        source = sdata.batches(train_images, train_labels, args.batch_size,
-                               shuffle_seed=args.seed, epoch=epoch, drop_last=True)
-
-        class Epoch:
-            def __len__(self):
-                return len(source)
-
-            def __iter__(self):
-                for index, (images, labels) in enumerate(source):
-                    if args.augment:
-                        images = shift_images(images, rng)
-                    yield {"x": sdata.normalize(images, mean, std), "y": labels,
-                           "key": jax.random.fold_in(epoch_key, index)}
-
-        return Epoch()
-
-    eval_size = max(1, 500 // args.devices) * args.devices  # 500, or a multiple of --devices
-
-    def eval_batches():
-        for start in range(0, len(test_x), eval_size):
-            yield {"x": test_x[start:start + eval_size], "y": test_labels[start:start + eval_size],
-                   "key": jax.random.key(0)}
-
     config = {k: v for k, v in vars(args).items()}
-    checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    initial = train.evaluate(model, eval_step, eval_batches()) if args.smoke else None
-    print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {args.devices} x {jax.devices()[0]} | "
-          f"{args.dataset}: {len(train_images)} train, {len(test_images)} test images")
     began = time.perf_counter()
-    history = []
+    history, initial = [], []  # initial: the test loss before training, with --smoke
 
     def summarise(final, complete):
+        final = final or {"accuracy": None, "loss": None}
         return {
             "task": "mnist",
             "dataset": args.dataset,
@@ -286,7 +270,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
             "test_accuracy": final["accuracy"],
             "test_loss": final["loss"],
             "best_test_accuracy": max([h["eval"]["accuracy"] for h in history] or [final["accuracy"]]),
-            "initial_test_loss": None if initial is None else initial["loss"],
+            "initial_test_loss": initial[0]["loss"] if initial else None,
             "epochs_run": len(history),
             "epoch_seconds": [h["seconds"] for h in history],
             "history": history,
@@ -294,32 +278,109 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
             "environment": train.environment(),
             "spikejax": spikejax.__version__,
             "config": config,
-            "command": "python -m tasks.mnist " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": "python -m tasks.mnist " + " ".join(argv),
         }
 
-    def record_epoch(result):
-        # Write the summary after every epoch too, so that a long run that is cut off still
-        # leaves its figures behind (marked "complete": false).
-        history.append(result)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(summarise(result["eval"], complete=False), indent=2))
-        if on_epoch_end is not None:
-            on_epoch_end(result)
+    interrupt = Interruptible("tasks.mnist", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                              summary=lambda: summarise(history[-1]["eval"] if history else None, complete=False))
+    with interrupt:
+        train_images, train_labels = sdata.load(args.dataset, "train", data_dir=args.data_dir)
+        test_images, test_labels = sdata.load(args.dataset, "test", data_dir=args.data_dir)
+        train_images, train_labels = train_images[: args.train_limit], train_labels[: args.train_limit]
+        test_images, test_labels = test_images[: args.test_limit], test_labels[: args.test_limit]
+        # Each data set's own statistics (of its training pixels), for the inputs and the encoder.
+        mean, std = sdata.DATASETS[args.dataset].mean_std
+        test_x = sdata.normalize(test_images, mean, std)
+        if len(test_x) % args.devices:
+            raise SystemExit(f"the {len(test_x)} test images do not split evenly over --devices {args.devices}; "
+                             f"pass --test-limit with a multiple of {args.devices}")
 
-    train.fit(
-        model, optimizer, train_step, train_batches, epochs=args.epochs,
-        eval_step=eval_step, eval_batches=eval_batches, checkpointer=checkpointer,
-        resume=args.resume, metadata={"config": config}, progress=progress,
-        on_epoch_end=record_epoch,
-    )
-    if checkpointer is not None:
-        checkpointer.close()
-    final = train.evaluate(model, eval_step, eval_batches())
+        model = build_model(args)
+        steps_per_epoch = len(sdata.batches(train_images, train_labels, args.batch_size, drop_last=True))
+        schedule = optax.cosine_decay_schedule(args.lr, args.epochs * steps_per_epoch)
+        optimizer = nnx.Optimizer(model, optax.adamw(schedule, weight_decay=args.weight_decay), wrt=nnx.Param)
+        base_key = jax.random.key(args.seed)
+
+        def loss_fn(model, batch):
+            logits, _ = model(batch["x"], batch["key"])
+            loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+            return loss, {"logits": logits}
+
+        train_step = train.make_train_step(loss_fn, parallel=parallel)
+        eval_step = train.make_eval_step(loss_fn, parallel=parallel)
+
+        def train_batches(epoch: int):
+            # Everything random in an epoch derives from (seed, epoch): a resumed run sees the same data.
+            rng = np.random.default_rng([args.seed, epoch])
+            epoch_key = jax.random.fold_in(base_key, epoch)
+            source = sdata.batches(train_images, train_labels, args.batch_size,
+                                   shuffle_seed=args.seed, epoch=epoch, drop_last=True)
+
+            class Epoch:
+                def __len__(self):
+                    return len(source)
+
+                def __iter__(self):
+                    for index, (images, labels) in enumerate(source):
+                        if args.augment:
+                            images = shift_images(images, rng)
+                        yield {"x": sdata.normalize(images, mean, std), "y": labels,
+                               "key": jax.random.fold_in(epoch_key, index)}
+
+            return Epoch()
+
+        eval_size = max(1, 500 // args.devices) * args.devices  # 500, or a multiple of --devices
+
+        def eval_batches():
+            for start in range(0, len(test_x), eval_size):
+                yield {"x": test_x[start:start + eval_size], "y": test_labels[start:start + eval_size],
+                       "key": jax.random.key(0)}
+
+        checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
+        if args.resume:
+            interrupt.completed = checkpointer.latest_epoch() or 0
+        if args.smoke:
+            initial.append(train.evaluate(model, eval_step, eval_batches()))
+        print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {args.devices} x {jax.devices()[0]} | "
+              f"{args.dataset}: {len(train_images)} train, {len(test_images)} test images", flush=True)
+
+        def record_epoch(result):
+            # Write the summary after every epoch too, so that a long run that is cut off still
+            # leaves its figures behind (marked "complete": false).
+            history.append(result)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(summarise(result["eval"], complete=False), indent=2))
+            interrupt.completed = result["epoch"]
+            if on_epoch_end is not None:
+                on_epoch_end(result)
+
+        try:
+            train.fit(
+                model, optimizer, train_step, train_batches, epochs=args.epochs,
+                eval_step=eval_step, eval_batches=eval_batches, checkpointer=checkpointer,
+                resume=args.resume, metadata={"config": config}, progress=progress,
+                on_epoch_end=record_epoch,
+            )
+        finally:
+            if checkpointer is not None:
+                checkpointer.close()
+        final = train.evaluate(model, eval_step, eval_batches())
     summary = summarise(final, complete=True)
     output.write_text(json.dumps(summary, indent=2))
     print(f"test accuracy {final['accuracy'] * 100:.2f}% ({args.dataset}); summary in {output}")
     return summary
 
 
+def build_model(args: argparse.Namespace) -> ConvSNN:
+    """The network the command line asks for, normalised with its data set's statistics."""
+    return ConvSNN(
+        neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
+        encoder=args.encoder, f_max=args.f_max, surrogate=args.surrogate, alpha=args.alpha,
+        tau_mem_inv=args.tau_mem_inv, tau_syn_inv=args.tau_syn_inv, dropout=args.dropout,
+        dtype=PRECISIONS[args.precision], mean_std=sdata.DATASETS[args.dataset].mean_std,
+        rngs=nnx.Rngs(args.seed),
+    )
+
+
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -69,6 +69,7 @@ from spikejax.functional.plasticity import InfernoSTDPParameters, STDPState, inf
 from spikejax.functional.plasticity.bounds import bound_multiplicative
 from spikejax.learn import MaxRateState, max_rate_init, max_rate_predict, max_rate_update, normalize_weights
 from spikejax.nn import DeltaCurrent, uniform_init
+from tasks._cli import Interruptible, run_main
 
 PIXELS, CLASSES = 28 * 28, 10
 EXC, INH = ALIFParameters.excitatory(), ALIFParameters.inhibitory()
@@ -242,7 +243,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be non-negative, got {getattr(args, name)}")
     if args.resume and not args.checkpoint_dir:
-        parser.error("--resume needs --checkpoint-dir")
+        parser.error("--resume needs --checkpoint-dir (the folder of the run to continue), got none")
+    if args.data_dir is not None and not pathlib.Path(args.data_dir).expanduser().is_dir():
+        parser.error(f"--data-dir must be an existing folder, got {args.data_dir!r} (no such folder); "
+                     "leave it out to search $SPIKEJAX_DATA, the repository's data/ and ~/.cache/spikejax")
     return args
 
 
@@ -390,22 +394,37 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         return summary
 
     summary = None
-    for epoch in range(start, args.epochs):
-        result = train_epoch(model, train_x, train_y, epoch, args, progress=progress)
-        test = evaluate(model, test_x, test_y, args, progress=progress)
-        result.update(test_accuracy=test["accuracy"], test_seconds=test["seconds"])
-        history.append(result)
-        if checkpointer is not None:
-            checkpointer.save(epoch + 1, model, metadata={"config": config, "history": history})
-        print(f"epoch {epoch + 1}/{args.epochs}: {result['seconds']:.1f}s, {result['images_per_second']:.1f} "
-              f"img/s, train accuracy {result['train_accuracy']:.4f}, {result['spikes_per_image']:.1f} "
-              f"spikes/image, test accuracy {test['accuracy']:.4f}")
-        # Written after every epoch: a long run that stops early leaves its numbers.
-        summary = write_summary(test, complete=epoch + 1 == args.epochs)
-        if on_epoch_end is not None:
-            on_epoch_end(result)
-    if checkpointer is not None:
-        checkpointer.close()
+
+    def interrupted_summary() -> dict:
+        last = history[-1] if history else {}
+        return {"task": "mnist_stdp", "test_accuracy": last.get("test_accuracy"),
+                "epochs_run": len(history) - start, "epochs_total": len(history),
+                "epoch_seconds": [h["seconds"] for h in history], "history": history,
+                "wall_seconds": time.perf_counter() - began, "environment": train.environment(),
+                "spikejax": spikejax.__version__, "config": config,
+                "command": "python -m tasks.mnist_stdp " + " ".join(argv)}
+
+    with Interruptible("tasks.mnist_stdp", argv, output, summary=interrupted_summary, epochs=args.epochs,
+                       checkpoint_dir=args.checkpoint_dir, start=start) as interrupt:
+        try:
+            for epoch in range(start, args.epochs):
+                result = train_epoch(model, train_x, train_y, epoch, args, progress=progress)
+                test = evaluate(model, test_x, test_y, args, progress=progress)
+                result.update(test_accuracy=test["accuracy"], test_seconds=test["seconds"])
+                history.append(result)
+                if checkpointer is not None:
+                    checkpointer.save(epoch + 1, model, metadata={"config": config, "history": history})
+                print(f"epoch {epoch + 1}/{args.epochs}: {result['seconds']:.1f}s, "
+                      f"{result['images_per_second']:.1f} img/s, train accuracy {result['train_accuracy']:.4f}, "
+                      f"{result['spikes_per_image']:.1f} spikes/image, test accuracy {test['accuracy']:.4f}")
+                # Written after every epoch: a long run that stops early leaves its numbers.
+                summary = write_summary(test, complete=epoch + 1 == args.epochs)
+                interrupt.completed = epoch + 1
+                if on_epoch_end is not None:
+                    on_epoch_end(result)
+        finally:
+            if checkpointer is not None:
+                checkpointer.close()
     if summary is None:  # resumed after the last epoch: only evaluate
         test = evaluate(model, test_x, test_y, args, progress=progress)
         summary = write_summary(test, complete=True)
@@ -421,4 +440,4 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -69,8 +69,26 @@ def test_bad_flags_are_refused(argv, message, capsys):
     assert __import__("re").search(message, capsys.readouterr().err)
 
 
-def test_missing_data_says_where_it_looked(tmp_path, monkeypatch):
+def test_missing_data_says_which_file_where_it_looked_and_where_it_is_published(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("SPIKEJAX_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match=r"CIFAR-10 files not found"):
-        cifar10.main(["--smoke", "--data-dir", str(tmp_path / "none"), "--no-progress"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError) as info:
+        cifar10.main(["--smoke", "--data-dir", str(tmp_path / "empty"), "--no-progress"])
+    message = str(info.value)
+    for text in ("CIFAR-10 files not found", "cifar-10-python.tar.gz",
+                 f"data_dir argument: {tmp_path / 'empty' / 'cifar10'} (does not exist)",
+                 f"data_dir argument: {tmp_path / 'empty'} (missing cifar-10-python.tar.gz)",
+                 "$SPIKEJAX_DATA: not set", "repository data folder:",
+                 f"user cache: {tmp_path / 'cache' / 'spikejax' / 'cifar10'}",
+                 "https://www.cs.toronto.edu/~kriz/cifar.html",
+                 "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                 "spikejax.data.download('cifar10')"):
+        assert text in message, (text, message)
+    assert "(mirrors: )" not in message
+
+
+def test_a_data_dir_that_does_not_exist_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cifar10.parse_args(["--data-dir", "/no/such/folder"])
+    assert "--data-dir must be an existing folder, got '/no/such/folder'" in capsys.readouterr().err

@@ -1,0 +1,167 @@
+"""What every task's command line shares: optional imports that name their extra, and Ctrl-C.
+
+A task's ``main(argv)`` wraps its training in :class:`Interruptible`. On Ctrl-C it writes the
+JSON summary of the epochs that finished (``"interrupted": true``), prints one short message
+(what finished, where the checkpoints are and the exact command to resume, or the hint to pass
+``--checkpoint-dir`` next time) and lets the ``KeyboardInterrupt`` go on, so that callers of
+``main`` see it. :func:`run_main`, the tasks' ``__main__`` entry, turns it into exit code 130
+(128 + SIGINT, what a shell reports for a process ended by Ctrl-C) without a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pathlib
+import shlex
+import sys
+from typing import Callable, Optional, Sequence
+
+__all__ = ["EXIT_INTERRUPTED", "Interruptible", "require", "run_main"]
+
+EXIT_INTERRUPTED = 130
+
+# Optional packages: the extra of pyproject.toml that installs each one.
+EXTRAS = {"gymnax": "tasks", "nbclient": "notebooks", "nbformat": "notebooks", "ipykernel": "notebooks",
+          "jupyter_client": "notebooks", "torch": "bench", "norse": "bench", "snntorch": "bench",
+          "spikingjelly": "bench", "sphinx": "docs", "myst_nb": "docs"}
+
+
+def require(module: str, *, purpose: str, extra: Optional[str] = None, package: Optional[str] = None):
+    """Import the optional ``module``, or raise ``ModuleNotFoundError`` naming the extra that installs it.
+
+    Args:
+        module: the module to import (``"gymnax"``).
+        purpose: what needs it, for the message (``"tasks.cartpole"``).
+        extra: the ``pyproject.toml`` extra that installs it (default: looked up in ``EXTRAS``).
+        package: the name to ``pip install`` when it differs from ``module``.
+
+    Example:
+        >>> require("json", purpose="this example").__name__
+        'json'
+        >>> require("no_such_module_here", purpose="tasks.example", extra="tasks")
+        Traceback (most recent call last):
+        ...
+        ModuleNotFoundError: tasks.example needs the optional package 'no_such_module_here', which is not installed: pip install -e ".[tasks]" (from the repository's root), or pip install no_such_module_here
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        extra = extra or EXTRAS.get(module.split(".")[0])
+        package = package or module.split(".")[0]
+        how = (f'pip install -e ".[{extra}]" (from the repository\'s root), or pip install {package}'
+               if extra else f"pip install {package}")
+        raise ModuleNotFoundError(
+            f"{purpose} needs the optional package {package!r}, which is not installed: {how}",
+            name=module,
+        ) from error
+
+
+class Interruptible:
+    """``with Interruptible(...) as run:`` around a task's training, for a clean Ctrl-C.
+
+    The task sets ``run.completed`` (the last epoch whose checkpoint and summary are written)
+    as epochs end, and gives ``summary()``, which returns the JSON summary of what finished.
+
+    Args:
+        task: the module name after ``python -m`` (``"tasks.mnist"``).
+        argv: the command-line arguments of this run (for the resume command).
+        output: where the JSON summary goes.
+        summary: ``summary() -> dict`` of the epochs completed so far.
+        epochs: the number of epochs the run was asked for (``None`` when it has no epochs).
+        checkpoint_dir: the ``--checkpoint-dir`` of the run, or ``None``.
+        unit: what one completed step of progress is called (``"epoch"``, ``"update"``).
+        start: the epoch the run starts from (the checkpoint's, after ``--resume``).
+        checkpoints: whether the task has ``--checkpoint-dir`` (the message hints at it).
+
+    Example:
+        >>> import io, json, pathlib, tempfile, contextlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> message = io.StringIO()
+        >>> try:
+        ...     with contextlib.redirect_stderr(message):
+        ...         with Interruptible("tasks.mnist", ["--epochs", "3"], folder / "s.json",
+        ...                            summary=lambda: {"epochs_run": 1}, epochs=3) as run:
+        ...             run.completed = 1
+        ...             raise KeyboardInterrupt
+        ... except KeyboardInterrupt:
+        ...     pass
+        >>> print(message.getvalue().strip().splitlines()[0])
+        Interrupted (Ctrl-C) during epoch 2 of 3; epoch 1 finished.
+        >>> json.loads((folder / "s.json").read_text())
+        {'epochs_run': 1, 'complete': False, 'interrupted': True, 'last_completed_epoch': 1}
+        >>> import shutil; shutil.rmtree(folder)
+    """
+
+    def __init__(self, task: str, argv: Sequence[str], output: pathlib.Path, *,
+                 summary: Callable[[], dict], epochs: Optional[int] = None,
+                 checkpoint_dir: Optional[str] = None, unit: str = "epoch", start: int = 0,
+                 checkpoints: bool = True):
+        self.task, self.argv, self.output = task, list(argv), pathlib.Path(output)
+        self.summary, self.epochs, self.checkpoint_dir = summary, epochs, checkpoint_dir
+        self.unit, self.completed, self.checkpoints = unit, start, checkpoints
+
+    def __enter__(self) -> "Interruptible":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self.interrupted()
+        return False  # the KeyboardInterrupt goes on
+
+    def resume_command(self) -> str:
+        """The command that continues this run: the same arguments, plus ``--resume``."""
+        argv = self.argv if "--resume" in self.argv else self.argv + ["--resume"]
+        return shlex.join(["python", "-m", self.task, *argv])
+
+    def interrupted(self) -> None:
+        """Write the summary (marked interrupted) and print what finished and how to go on."""
+        written = None
+        try:
+            summary = dict(self.summary())
+            summary.update(complete=False, interrupted=True, last_completed_epoch=self.completed)
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            self.output.write_text(json.dumps(summary, indent=2, default=str))
+            written = self.output
+        except Exception as error:  # a summary that fails must not hide the interruption
+            print(f"(could not write the summary to {self.output}: {type(error).__name__}: {error})",
+                  file=sys.stderr)
+        print(self.message(written), file=sys.stderr, flush=True)
+        global _reported
+        _reported = True
+
+    def message(self, written: Optional[pathlib.Path]) -> str:
+        unit, done = self.unit, self.completed
+        of = f" of {self.epochs}" if self.epochs else ""
+        finished = f"{unit} {done} finished" if done == 1 else (
+            f"{unit}s 1-{done} finished" if done else f"no {unit} finished")
+        lines = [f"Interrupted (Ctrl-C) during {unit} {done + 1}{of}; {finished}."]
+        if written is not None:
+            lines.append(f"Summary of the completed {unit}s: {written} (marked \"interrupted\": true).")
+        if self.checkpoint_dir and done:
+            where = pathlib.Path(self.checkpoint_dir).absolute()
+            lines.append(f"Checkpoints in {where} (latest: {unit} {done}). Resume with:")
+            lines.append(f"  {self.resume_command()}")
+        elif self.checkpoint_dir:
+            lines.append(f"No checkpoint was written yet in {self.checkpoint_dir}; run the same command "
+                         f"again to start over.")
+        elif not self.checkpoints:
+            lines.append(f"{self.task} keeps no checkpoints: run the command again to start over.")
+        else:
+            lines.append("Nothing was checkpointed: pass --checkpoint-dir DIR to save a checkpoint after "
+                         "every epoch, and add --resume to continue from it.")
+        return "\n".join(lines)
+
+
+_reported = False  # whether an Interruptible has printed its message
+
+
+def run_main(main: Callable[[], object]) -> None:
+    """The tasks' ``__main__`` entry: ``main()``, and exit code 130 without a traceback on Ctrl-C."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        if not _reported:  # stopped before training began (loading data, compiling)
+            print("Interrupted (Ctrl-C) outside the training loop (loading data, compiling or the final "
+                  "evaluation); no summary was written by this step.", file=sys.stderr, flush=True)
+        sys.exit(EXIT_INTERRUPTED)
