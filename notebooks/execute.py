@@ -9,6 +9,10 @@ The kernel is this interpreter (a kernel spec written to a temporary folder, wha
 the notebooks then import this checkout, so their install cell installs nothing. ``--small``
 sets ``SPIKEJAX_NOTEBOOK_SMALL=1``, which the notebooks read to use a few hundred images and
 tiny epochs. ``tests/test_notebooks.py`` runs every notebook through :func:`execute`.
+
+Nothing is left behind: the kernel's connection file, its runtime files and whatever the kernel
+writes to its temp folder (``TMPDIR``) go into one temporary folder, removed when the notebook
+has run. Running needs the ``notebooks`` extra: ``pip install -e ".[notebooks]"``.
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parent
 SMALL_VARIABLE = "SPIKEJAX_NOTEBOOK_SMALL"
 KERNEL_NAME = "spikejax-notebooks"
+
+
+def _require(module: str):
+    """Import ``module``, or say which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise ModuleNotFoundError(
+            f"running the notebooks needs the optional package {module.split('.')[0]!r}, which is not "
+            f'installed: pip install -e ".[notebooks]" (from the repository\'s root)', name=module,
+        ) from error
 
 
 def notebooks() -> list[pathlib.Path]:
@@ -62,21 +79,24 @@ def execute(path: os.PathLike, *, small: bool, timeout: int = 600,
     Raises:
         nbclient.exceptions.CellExecutionError: a cell raised; the message holds the traceback.
     """
-    import nbclient
-    import nbformat
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import KernelManager
+    nbclient = _require("nbclient")
+    nbformat = _require("nbformat")
+    KernelSpecManager = _require("jupyter_client.kernelspec").KernelSpecManager
+    KernelManager = _require("jupyter_client.manager").KernelManager
 
     path = pathlib.Path(path)
     nb = nbformat.read(path, as_version=4)
-    with tempfile.TemporaryDirectory() as kernels:
+    with tempfile.TemporaryDirectory(prefix="spikejax-notebook-") as kernels:
         spec = pathlib.Path(kernels) / KERNEL_NAME
         spec.mkdir()
+        scratch = pathlib.Path(kernels) / "tmp"  # the kernel's TMPDIR and Jupyter runtime folder
+        scratch.mkdir()
         (spec / "kernel.json").write_text(json.dumps({
             "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "spikejax notebooks", "language": "python",
         }))
-        manager = KernelManager(kernel_name=KERNEL_NAME,
+        # The connection file goes here, not to the user's Jupyter runtime folder.
+        manager = KernelManager(kernel_name=KERNEL_NAME, connection_file=str(pathlib.Path(kernels) / "connection.json"),
                                 kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernels]))
         client = nbclient.NotebookClient(
             nb, km=manager, timeout=timeout, kernel_name=KERNEL_NAME,
@@ -84,7 +104,8 @@ def execute(path: os.PathLike, *, small: bool, timeout: int = 600,
             record_timing=False,  # no per-cell timestamps in the saved files
         )
         began = time.perf_counter()
-        client.execute(env=kernel_environment(small=small, extra=env))
+        isolated = {"TMPDIR": str(scratch), "JUPYTER_RUNTIME_DIR": str(scratch), **(env or {})}
+        client.execute(env=kernel_environment(small=small, extra=isolated))
         seconds = time.perf_counter() - began
     for cell in nb.cells:  # timestamps an older run may have left
         cell.metadata.pop("execution", None)
@@ -100,7 +121,7 @@ def main(argv=None) -> None:
     parser.add_argument("--no-save", action="store_true", help="do not write the outputs back")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed to each cell")
     args = parser.parse_args(argv)
-    import nbformat
+    nbformat = _require("nbformat")
 
     chosen = [p for p in notebooks() if not args.names or any(n in p.name for n in args.names)]
     if not chosen:

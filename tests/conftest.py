@@ -1,4 +1,4 @@
-"""Shared fixtures: peer reference data, tree comparison, data locations."""
+"""Shared fixtures: peer reference data, tree comparison, data locations; the temp-folder check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 import os
 import pathlib
 import pickle
+import shutil
 import tarfile
+import tempfile
 
 import jax
 import numpy as np
@@ -15,6 +17,71 @@ import pytest
 
 # The reference generators import torch and the peer libraries; they are not tests.
 collect_ignore = ["reference"]
+
+# Tests must leave nothing in the system temp folder. The session points TMPDIR (and tempfile)
+# at a fresh folder of its own, which subprocesses, notebook kernels and xdist workers inherit;
+# at the end, whatever is in it besides pytest's own basetemp (pytest-of-<user>) was left by a
+# test or a doctest: the session fails and lists it. The folder is removed either way.
+# SPIKEJAX_TEST_TMP_LEFTOVERS=warn only reports them.
+TMP_VARIABLE = "SPIKEJAX_TEST_TMPDIR"
+_session_tmp: dict = {}
+
+
+def _temp_leftovers(folder: pathlib.Path) -> list[str]:
+    """What ``folder`` holds besides pytest's basetemp, as paths relative to it (a few levels deep)."""
+    found = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("pytest-of-"):
+            continue
+        found.append(entry.name + ("/" if entry.is_dir() else ""))
+        if entry.is_dir():
+            found += [f"  {child.relative_to(folder)}" for child in sorted(entry.rglob("*"))[:5]]
+    return found
+
+
+def pytest_configure(config):
+    inherited = os.environ.get(TMP_VARIABLE)
+    if inherited and pathlib.Path(inherited).is_dir():  # an xdist worker: the controller owns it
+        tempfile.tempdir = inherited
+        return
+    folder = tempfile.mkdtemp(prefix="spikejax-tests-")
+    _session_tmp["folder"] = pathlib.Path(folder)
+    _session_tmp["saved"] = {name: os.environ.get(name) for name in ("TMPDIR", TMP_VARIABLE)}
+    os.environ["TMPDIR"] = os.environ[TMP_VARIABLE] = folder
+    tempfile.tempdir = folder
+
+
+def pytest_sessionfinish(session, exitstatus):
+    folder = _session_tmp.get("folder")
+    if folder is None or not folder.is_dir():
+        return
+    leftovers = _temp_leftovers(folder)
+    _session_tmp["leftovers"] = leftovers
+    if leftovers and os.environ.get("SPIKEJAX_TEST_TMP_LEFTOVERS") != "warn" and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    leftovers = _session_tmp.get("leftovers")
+    if leftovers:
+        terminalreporter.section("files left in the temp folder", sep="=", red=True, bold=True)
+        terminalreporter.line("These tests or doctests left files in the system temp folder (TMPDIR); each "
+                              "must write into tmp_path or a TemporaryDirectory it removes:")
+        for line in leftovers:
+            terminalreporter.line(f"  {line}")
+
+
+def pytest_unconfigure(config):
+    folder = _session_tmp.pop("folder", None)
+    if folder is None:
+        return
+    for name, value in _session_tmp.pop("saved", {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    tempfile.tempdir = None
+    shutil.rmtree(folder, ignore_errors=True)
 
 TESTS = pathlib.Path(__file__).parent
 REPO = TESTS.parent
