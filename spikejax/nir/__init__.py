@@ -93,7 +93,18 @@ Modules from :func:`from_nir` take channels-last input: give them NCHW data as
 ``x.transpose(0, 2, 3, 1)``.
 
 **Recurrence.** A cycle carries the previous step's output along the edge that closes it (see
-:class:`Graph`), which is what the recurrent cells compute.
+:class:`Graph`), which is what the recurrent cells compute. In the first step it carries what its
+source gives for zero input: a recurrent ``Affine`` adds its bias from step one, as snnTorch's
+``RLeaky`` and ``RSynaptic`` do (their recurrent layer sees zero spikes, plus its bias).
+
+**Checks.** :func:`from_nir` checks a graph before it builds anything, without nir's type
+inference (so also for graphs made with ``type_check=False``): every edge's shapes, from the
+nodes' parameters (weights, per-neuron arrays, ``Conv`` ``input_shape``, ``Flatten`` and pooling
+arithmetic, ``Input``/``Output`` types) and carried through nodes of single-value parameters; a
+mismatch is a ``ValueError`` that names the edge, both nodes and both shapes (channels first). A
+node off every path from an ``Input`` to an ``Output``, neuron parameters of different shapes
+and NaN, infinite or empty parameters are errors that name the node. :func:`to_nir` names the
+module that ``sample_input``'s shape does not fit, and refuses non-finite weights.
 
 **Other writers.** Norse 1.1 writes every time constant as ``dt / tau_inv`` (``5e-06`` for a
 5 ms synapse at ``dt = 1e-3``: ``dt`` times the time constant) and ``r = w_in = 1`` for a gain of
@@ -107,8 +118,9 @@ below ``dt`` raises a warning that points here. snnTorch 1.0 writes its graphs f
 r = tau_mem / dt, w_in = tau_syn / dt)``; ``from_nir(graph, dt=1e-4)`` gives back
 :math:`v \leftarrow \beta v + I` and :math:`i \leftarrow \alpha i + I,\ v \leftarrow \beta v + i`
 (with NIR's reset to ``v_reset``, not snnTorch's subtraction one step later). snnTorch 1.0's
-exporter fails in nir 1.0.8's type inference (its ``Input`` shape keeps the batch axis);
-:func:`from_nir` needs no type inference and ignores ``Input`` shapes, and broadcasts the scalar
+exporter fails in nir 1.0.8's type inference (its ``Input`` and ``Output`` shapes keep the batch
+axis, ``[1, 3]``); :func:`from_nir` needs no type inference, takes a leading axis of size 1 on
+those two nodes for the batch axis where that makes the shapes agree, and broadcasts the scalar
 parameters that Norse and snnTorch write.
 """
 

@@ -182,7 +182,8 @@ def from_nir(
     cycles, several inputs) a :class:`~spikejax.nir.Graph`. Either runs one time step:
     ``module(x, state=None) -> (y, state)`` with channels-last ``x`` of shape ``(B, ...)``.
     Nothing depends on nir's type inference: node shapes come from the parameters, so graphs
-    that ``nir.read(..., type_check=False)`` returns load too.
+    that ``nir.read(..., type_check=False)`` returns load too, and are checked the same way:
+    every edge's shapes, before anything is built.
 
     Args:
         graph: a ``nir.NIRGraph`` (from ``nir.read``, say) or a single NIR node.
@@ -199,7 +200,9 @@ def from_nir(
 
     Raises:
         TypeError: for a node type spikejax has no module for, naming the type.
-        ValueError: for a bad argument or a malformed graph.
+        ValueError: for a bad argument or a malformed graph: shapes that differ where two nodes
+            meet (naming the edge and both shapes), a node on no path from an ``Input`` to an
+            ``Output``, neuron parameters of different shapes, NaN or infinite parameters.
 
     Example:
         >>> import jax.numpy as jnp
@@ -214,6 +217,19 @@ def from_nir(
         >>> spikes, state = from_nir(lif, sequence=True)(jnp.full((30, 1, 1), 2.0))
         >>> int(spikes.sum())
         4
+
+        Shapes are checked where nodes meet, here 6 neurons after an ``Affine`` of 8 outputs:
+
+        >>> six = nir.LIF(tau=np.full(6, 0.01), r=np.ones(6), v_leak=np.zeros(6),
+        ...               v_threshold=np.ones(6))
+        >>> graph = nir.NIRGraph(
+        ...     nodes={"x": nir.Input(np.array([4])), "w": nir.Affine(np.ones((8, 4)), np.zeros(8)),
+        ...            "lif": six, "y": nir.Output(np.array([6]))},
+        ...     edges=[("x", "w"), ("w", "lif"), ("lif", "y")], type_check=False)
+        >>> from_nir(graph)
+        Traceback (most recent call last):
+            ...
+        ValueError: NIR edge 'w' -> 'lif': 'w' (Affine) gives samples of shape (8,), but 'lif' (LIF) takes (6,) (from its parameters; shapes channels first, as in NIR)
     """
     if not isinstance(graph, nir.NIRNode):
         raise TypeError(f"graph must be a nir.NIRGraph or another NIR node, got {type(graph).__name__}")

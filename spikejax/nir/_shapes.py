@@ -47,6 +47,8 @@ def fmt(shape: Shape) -> str:
 def check_finite(node: Any, name: str) -> None:
     """Raise ``ValueError`` naming the node and the field if a numeric parameter of ``node``
     holds NaN or infinity, or is empty."""
+    if isinstance(node, nir.NIRGraph):
+        return  # its nodes are checked one by one
     fields = getattr(node, "__dataclass_fields__", {})
     for field in fields:
         if field in _SKIP_FIELDS:
@@ -66,12 +68,12 @@ def check_finite(node: Any, name: str) -> None:
                 f"{array.shape}), expected at least one value"
             )
         if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
-            bad = np.argwhere(~np.isfinite(array.reshape(array.shape or (1,))))
-            where = tuple(int(i) for i in bad[0])
+            bad = np.flatnonzero(~np.isfinite(array))
+            where = tuple(int(i) for i in np.unravel_index(bad[0], array.shape))
             raise ValueError(
                 f"NIR node {name!r} ({type(node).__name__}) has a non-finite {field}: "
-                f"{array.reshape(-1)[np.flatnonzero(~np.isfinite(array))[0]]} at index "
-                f"{where} ({len(bad)} of {array.size} entries), expected finite values"
+                f"{array.reshape(-1)[bad[0]]} at index {where} ({len(bad)} of {array.size} "
+                f"entries), expected finite values"
             )
 
 
@@ -295,6 +297,12 @@ def check_structure(nodes: dict, edges: list, prefix: str, where: str) -> None:
                     f"NIR graph {where} has the edge {edge}, but {end!r} is not one of its "
                     f"nodes {sorted(nodes)}"
                 )
+    for a, b in edges:
+        if isinstance(nodes[b], nir.Input) or isinstance(nodes[a], nir.Output):
+            raise ValueError(
+                f"NIR graph {where} has the edge {(a, b)}, which leads into an Input node or out "
+                f"of an Output node; expected edges out of Inputs and into Outputs only"
+            )
     successors: dict[str, list] = {}
     predecessors: dict[str, list] = {}
     for a, b in edges:

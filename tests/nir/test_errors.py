@@ -163,6 +163,8 @@ def test_from_nir_names_nodes_off_the_path_from_input_to_output():
         from_nir(small_graph({"dead_end": lif_node()}, [("a", "dead_end")]))
     with pytest.raises(ValueError, match=r"has the edge \('lif', 'nowhere'\), but 'nowhere' is not one of its nodes"):
         from_nir(small_graph(extra_edges=[("lif", "nowhere")]))
+    with pytest.raises(ValueError, match=r"has the edge \('lif', 'input'\), which leads into an Input node"):
+        from_nir(small_graph(extra_edges=[("lif", "input")]))
 
 
 def test_from_nir_names_neuron_parameters_of_different_shapes():
