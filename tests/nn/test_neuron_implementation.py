@@ -142,11 +142,19 @@ def test_auto_takes_the_scan_on_cpu_and_the_kernel_on_a_gpu(monkeypatch):
          r"of \['ALIF', 'IAF', 'LI', 'LIF', 'LIFBox', 'LSNN'\]"),
         (lambda: LIF(implementation="pallas", record_states=True), ValueError,
          r"record_states=True needs implementation='scan' or 'auto'"),
-        (lambda: LIF(implementation="pallas")(jnp.ones((3, 2, 4), jnp.int32)), TypeError,
-         r"currents must have a floating dtype, got int32"),
         (lambda: LIF(implementation="pallas")(jnp.ones((3, 2, 0))), ValueError, r"no neurons"),
     ],
 )
 def test_bad_implementations_raise_clear_errors(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+def test_the_kernel_takes_integer_input_as_the_scan_does():
+    # Integer spikes are promoted to float32 before either implementation sees them.
+    counts = jnp.full((3, 2, 4), 2, jnp.int32)
+    out, state = LIF(implementation="pallas")(counts)
+    ref, ref_state = LIF(implementation="scan")(counts.astype(jnp.float32))
+    assert out.dtype == jnp.float32
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_allclose(state.v, ref_state.v)
