@@ -172,3 +172,31 @@ def test_activity_means_over_nothing_are_errors_and_sums_are_zero(loss):
         loss(SPIKES[:0], per_step=True)
     np.testing.assert_array_equal(loss(SPIKES[:0], reduction="none"), np.zeros((2, 3)))  # no activity
     assert float(loss(SPIKES[:, :0], reduction="sum")) == 0.0
+
+
+def np_rates(dt=None, batch_mean=False, population_mean=False):
+    rates = RATES / dt if dt else RATES.copy()
+    if batch_mean:
+        rates = rates.mean(axis=0)
+    if population_mean:
+        rates = rates.mean(axis=-1)
+    return rates
+
+
+@pytest.mark.parametrize("dt", [None, 2e-3])
+@pytest.mark.parametrize("batch_mean, population_mean", [(False, False), (True, False), (False, True)])
+def test_every_rate_loss_follows_every_option_against_numpy(dt, batch_mean, population_mean):
+    # Each loss with each averaging option, a non-default power and Hz units: a loss that dropped
+    # one of them (all three share the rate helper) would fail here.
+    rates = np_rates(dt, batch_mean, population_mean)
+    target = 0.3 if dt is None else 300.0
+    options = dict(dt=dt, batch_mean=batch_mean, population_mean=population_mean, reduction="none")
+    np.testing.assert_allclose(firing_rate_loss(SPIKES, target, **options), (rates - target) ** 2, rtol=1e-5)
+    np.testing.assert_allclose(
+        firing_rate_upper_bound_loss(SPIKES, target, power=3.0, **options),
+        np.maximum(rates - target, 0) ** 3, rtol=1e-5,
+    )
+    np.testing.assert_allclose(
+        firing_rate_lower_bound_loss(SPIKES, target, power=1.5, **options),
+        np.maximum(target - rates, 0) ** 1.5, rtol=1e-5,
+    )

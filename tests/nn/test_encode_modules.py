@@ -109,3 +109,42 @@ BAD = [
 def test_bad_configuration_raises_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+# --- every option reaches the functional encoder (issue 14) --------------------------------------
+
+OPTIONS = [
+    # Each option at a value where it changes the spikes, compared with the functional call.
+    (lambda: PoissonEncoder(40, f_max=300.0, dt=2e-3), lambda k, x: poisson_encode(k, x, 40, 300.0, 2e-3)),
+    (lambda: SignedPoissonEncoder(40, f_max=300.0, dt=2e-3), lambda k, x: signed_poisson_encode(k, x, 40, 300.0, 2e-3)),
+    (lambda: PoissonEncoderStep(f_max=300.0, dt=2e-3), lambda k, x: poisson_encode_step(k, x, 300.0, 2e-3)),
+    (lambda: SignedPoissonEncoderStep(f_max=300.0, dt=2e-3), lambda k, x: signed_poisson_encode_step(k, x, 300.0, 2e-3)),
+    (
+        lambda: HomogeneousPoissonEncoder(60, 0.5, 300.0, refrac=2.0, compensate=False),
+        lambda k, x: homogeneous_poisson_encode(k, x, 60, 0.5, 300.0, refrac=2.0, compensate=False),
+    ),
+]
+
+
+@pytest.mark.parametrize("make, functional", OPTIONS, ids=lambda f: "")
+def test_random_encoder_options_reach_the_functional_encoder(make, functional):
+    x = jnp.full((2, 64), 0.5)
+    expected = functional(KEY, x)
+    np.testing.assert_array_equal(make()(x, KEY), expected)
+    # The defaults give other spikes: the test would notice an option that is dropped.
+    default = type(make())
+    args = (60, 0.5, 300.0) if default is HomogeneousPoissonEncoder else (40,) if "Step" not in default.__name__ else ()
+    assert not np.array_equal(default(*args)(x, KEY), expected)
+
+
+def test_current_encoder_modules_pass_p_and_dt():
+    currents = jnp.array([[0.5, 2.0, 4.0, 8.0]])
+    p = LIFParameters(tau_mem_inv=40.0, v_leak=0.2, v_reset=-0.1, v_th=0.6)
+    for module, functional in (
+        (ConstantCurrentLIFEncoder, constant_current_lif_encode),
+        (SpikeLatencyLIFEncoder, spike_latency_lif_encode),
+    ):
+        expected = functional(currents, 30, p, 3e-3)
+        np.testing.assert_array_equal(module(30, p, dt=3e-3)(currents), expected)
+        assert not np.array_equal(module(30, p)(currents), expected)          # dt shows
+        assert not np.array_equal(module(30, dt=3e-3)(currents), expected)    # p shows
