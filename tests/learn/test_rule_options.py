@@ -379,6 +379,8 @@ def _apply(tx, u=U, w=W):
         (lambda: clamp(min=-0.3, max=0.45), np.clip(W + U, -0.3, 0.45) - W),
         (lambda: clamp(max=0.45), np.minimum(W + U, 0.45) - W),
     ],
+    ids=["power", "power_upper_only", "multiplicative", "multiplicative_lower_only", "sharp",
+         "sharp_upper_only", "clamp", "clamp_max_only"],
 )
 def test_bounding_transforms_at_their_given_bounds_and_powers(make, expected):
     np.testing.assert_allclose(_apply(make()), expected, rtol=1e-5, atol=1e-6)
@@ -390,7 +392,7 @@ def test_the_bounds_change_the_result_one_by_one():
     base = _apply(bound_power(lower=-0.4, upper=2.0, lower_power=3.0, upper_power=0.5))
     for changed in (dict(lower=-0.5), dict(upper=2.5), dict(lower_power=2.0),
                     dict(upper_power=1.0)):
-        options = dict(lower=-0.4, upper=2.0, lower_power=3.0, upper_power=0.5, **{})
+        options = dict(lower=-0.4, upper=2.0, lower_power=3.0, upper_power=0.5)
         options.update(changed)
         _differs(base, _apply(bound_power(**options)))
 

@@ -114,8 +114,9 @@ def test_linear_uses_its_dt():
 def test_multiplicative_pow_stays_finite_at_the_hard_bounds():
     """w + dw lands a rounding error beyond w_min; a fractional power of that was NaN."""
     p = STDPParameters(stdp_algorithm="multiplicative_pow", mu=0.5, eta_plus=0.0,
-                       eta_minus=5.0, w_min=0.1, w_max=0.7)
-    w, state = jnp.full((3, 4), 0.3), None
+                       eta_minus=7.0, w_min=0.1, w_max=0.7)
+    w = jnp.asarray(np.random.default_rng(0).uniform(0.1, 0.7, (3, 4)).astype(np.float32))
+    state = None
     pre, post = jnp.ones((2, 4)), jnp.ones((2, 3))
     for _ in range(30):  # strong depression: every weight reaches w_min and stays there
         dw, state = stdp_step(pre, post, state, w, p)
