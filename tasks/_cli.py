@@ -158,6 +158,8 @@ _reported = False  # whether an Interruptible has printed its message
 
 def run_main(main: Callable[[], object]) -> None:
     """The tasks' ``__main__`` entry: ``main()``, and exit code 130 without a traceback on Ctrl-C."""
+    global _reported
+    _reported = False
     try:
         main()
     except KeyboardInterrupt:

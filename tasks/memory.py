@@ -395,18 +395,20 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
           f"memory task, {args.neuron_model}, {args.hidden} neurons, "
           f"{args.seq_periods * args.seq_repetitions * args.seq_length} steps per sample")
-    initial = train.evaluate(model, eval_step, eval_set, batch_axis=1)
+    initial = None  # the recall before training, measured inside the Ctrl-C handling below
     history = []
     began, cpu_began, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
 
     def summarise(complete: bool) -> dict:
-        final = history[-1]["eval"] if history else initial
-        curve = [initial["accuracy"]] + [h["eval"]["accuracy"] for h in history]
+        before = initial or {"accuracy": None, "loss": None}
+        final = history[-1]["eval"] if history else before
+        curve = [before["accuracy"]] + [h["eval"]["accuracy"] for h in history]
         return {
             "task": "memory", "complete": complete, "recall_accuracy": final["accuracy"],
-            "recall_loss": final["loss"], "best_recall_accuracy": max(curve), "accuracy_curve": curve,
-            "loss_curve": [initial["loss"]] + [h["eval"]["loss"] for h in history],
-            "initial_recall_loss": initial["loss"], "epochs_run": len(history),
+            "recall_loss": final["loss"], "accuracy_curve": curve,
+            "best_recall_accuracy": max((a for a in curve if a is not None), default=None),
+            "loss_curve": [before["loss"]] + [h["eval"]["loss"] for h in history],
+            "initial_recall_loss": before["loss"], "epochs_run": len(history),
             "epoch_seconds": [h["seconds"] for h in history], "history": history,
             # The CPU time of all this process's threads: on a shared machine the wall time is
             # mostly waiting (see the load averages over 1, 5 and 15 minutes).
@@ -428,6 +430,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                               summary=lambda: summarise(complete=False),
                               start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
     with interrupt:
+        initial = train.evaluate(model, eval_step, eval_set, batch_axis=1)
         try:
             train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
                       eval_batches=lambda: eval_set, eval_batch_axis=1, progress=not args.no_progress,

@@ -97,7 +97,7 @@ def test_cifar10_and_memory_write_their_summary_when_interrupted(tmp_path, monke
     assert "Interrupted (Ctrl-C) during epoch 1 of 1; no epoch finished." in capsys.readouterr().err
     summary = json.loads((tmp_path / "c.json").read_text())
     assert summary["task"] == "cifar10" and summary["interrupted"] and summary["epochs_run"] == 0
-    monkeypatch.setattr(train, "fit", _interrupted)
+    monkeypatch.setattr(train, "evaluate", _interrupted)  # in the recall measured before training
     with pytest.raises(KeyboardInterrupt):
         memory.main(["--smoke", "--no-progress", "--output", str(tmp_path / "m.json"),
                      "--checkpoint-dir", str(tmp_path / "mc")])
