@@ -28,11 +28,12 @@ def test_sigint_in_epoch_1_of_the_mnist_smoke_run_exits_130_with_a_summary_and_a
     output = tmp_path / "summary.json"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     # SIGINT must raise KeyboardInterrupt in the child even if this process ignores it (as a shell's
-    # background jobs do): give the child the default handler.
+    # background jobs do, and a child inherits): install Python's handler, then run the module as -m does.
+    launcher = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                "sys.argv = ['tasks.mnist'] + sys.argv[1:]; runpy.run_module('tasks.mnist', run_name='__main__')")
     child = subprocess.Popen(
-        [sys.executable, "-m", "tasks.mnist", "--smoke", "--output", str(output)], cwd=tmp_path, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        [sys.executable, "-c", launcher, "--smoke", "--output", str(output)], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen, began = "", time.monotonic()
     try:
         # Wait until it trains: the progress bar of epoch 1 shows at least one step done.
