@@ -505,7 +505,8 @@ def fit(
             history.append(result)
             if log:
                 parts = [f"epoch {epoch + 1}/{epochs}", f"{result['seconds']:.1f}s"]
-                parts += [f"train {k} {v:.4f}" for k, v in result["train"].items()]
+                parts += [f"train {k} {v:.4f}" if isinstance(v, float) else f"train {k} {v}"
+                          for k, v in result["train"].items()]
                 parts += [f"eval {k} {v:.4f}" for k, v in result.get("eval", {}).items()]
                 log(", ".join(parts))
             if on_epoch_end is not None:
@@ -560,7 +561,7 @@ def _train_epoch(model, optimizer, train_step, train_batches, epoch: int, epochs
         if len(sums.pending) == 10:
             sums.flush()
             if progress:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in sums.means().items()})
+                bar.set_postfix({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in sums.means().items()})
     sums.flush()
     if sums.steps == 0:
         raise ValueError(f"train_batches({epoch}) yielded no batch")

@@ -124,7 +124,9 @@ def test_skip_nonfinite_skips_and_counts_the_updates():
     dirty[0].insert(3, poisoned(clean[0][3]))
     dirty[1][11:11] = [poisoned(clean[1][0]), poisoned(clean[1][1])]
     model, optimizer = new_run()
-    history = train.fit(model, optimizer, SKIP, lambda e: dirty[e], epochs=2, progress=False, log=None)
+    lines = []
+    history = train.fit(model, optimizer, SKIP, lambda e: dirty[e], epochs=2, progress=False, log=lines.append)
+    assert lines[1].endswith(", train skipped 2"), lines
     reference, reference_opt = new_run()  # the same run without the poisoned batches
     expected = train.fit(reference, reference_opt, SKIP, lambda e: clean[e], epochs=2, progress=False, log=None)
     assert [h["train"]["skipped"] for h in history] == [1, 2]
