@@ -5,7 +5,8 @@ under ``jit``, ``grad``, ``vmap`` and ``scan``. Names follow Norse (``LIFParamet
 ``lif_step``, ``lif_feed_forward_step``, ...).
 """
 
-from ._model import NeuronModel, NeuronParameters
+from ._finite import *  # noqa: F401,F403
+from ._model import NeuronModel, NeuronParameters, parameters_dataclass
 from .integrate import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
 from .threshold import *  # noqa: F401,F403

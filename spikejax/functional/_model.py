@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import weakref
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+from flax import serialization
 
 from ._validate import (
     check_array,
+    check_below,
+    check_finite_value,
     check_non_negative,
     check_positive,
     check_rank,
@@ -31,7 +35,10 @@ from .threshold import resolve_surrogate
 __all__ = [
     "NeuronParameters",
     "NeuronModel",
+    "POSITIVE_FLOOR",
     "check_dt",
+    "parameters_dataclass",
+    "check_state_type",
     "check_input_weights",
     "check_step_input",
     "feed_forward_state",
@@ -43,12 +50,88 @@ __all__ = [
 ]
 
 
+def parameters_dataclass(clz: type) -> type:
+    """``flax.struct.dataclass`` for parameter sets, whose checks run when users build them only.
+
+    A frozen dataclass registered as a pytree (fields marked ``struct.field(pytree_node=False)``
+    are static), with ``replace`` and Flax serialization, as ``flax.struct.dataclass`` makes it.
+    The difference: rebuilding it from its leaves (``jax.tree.map``, a gradient, an optimizer
+    state) does not call ``__init__``, so the value checks of :class:`NeuronParameters` apply to
+    the parameters a user writes, not to a gradient whose entries may be zero or negative
+    (equinox's dataclasses work the same way).
+
+    Example:
+        >>> import jax
+        >>> from spikejax.functional import LIFParameters
+        >>> grads = jax.grad(lambda p: p.tau_mem_inv - p.v_th)(LIFParameters())
+        >>> float(grads.tau_mem_inv), float(grads.v_th), float(grads.v_reset)   # not validated
+        (1.0, -1.0, 0.0)
+    """
+    data_clz = dataclasses.dataclass(frozen=True)(clz)
+    fields = dataclasses.fields(data_clz)
+    data_fields = tuple(f.name for f in fields if f.metadata.get("pytree_node", True))
+    meta_fields = tuple(f.name for f in fields if not f.metadata.get("pytree_node", True))
+
+    def flatten_with_keys(x):
+        children = [(jax.tree_util.GetAttrKey(name), getattr(x, name)) for name in data_fields]
+        return children, tuple(getattr(x, name) for name in meta_fields)
+
+    def flatten(x):
+        return [getattr(x, name) for name in data_fields], tuple(
+            getattr(x, name) for name in meta_fields
+        )
+
+    def unflatten(meta, children):
+        x = object.__new__(data_clz)
+        for name, value in zip(meta_fields + data_fields, tuple(meta) + tuple(children)):
+            object.__setattr__(x, name, value)
+        return x
+
+    def replace(self, **updates):
+        return dataclasses.replace(self, **updates)
+
+    data_clz.replace = replace
+    jax.tree_util.register_pytree_with_keys(data_clz, flatten_with_keys, unflatten, flatten)
+
+    def to_state_dict(x):
+        return {name: serialization.to_state_dict(getattr(x, name)) for name in data_fields}
+
+    def from_state_dict(x, state):
+        state = dict(state)
+        updates = {}
+        for name in data_fields:
+            if name not in state:
+                raise ValueError(
+                    f"Missing field {name} in state dict while restoring an instance of "
+                    f"{clz.__name__}, at path {serialization.current_path()}"
+                )
+            updates[name] = serialization.from_state_dict(getattr(x, name), state.pop(name), name=name)
+        if state:
+            raise ValueError(
+                f"Unknown field(s) {sorted(state)} in state dict while restoring an instance of "
+                f"{clz.__name__} at path {serialization.current_path()}"
+            )
+        return x.replace(**updates)
+
+    serialization.register_serialization_state(data_clz, to_state_dict, from_state_dict)
+    data_clz._flax_dataclass = True
+    return data_clz
+
+
 class NeuronParameters:
     """Mixin for parameter dataclasses: checks values when they are concrete.
 
-    Subclasses list the fields that must be strictly positive (time constants) in
-    ``_positive`` and those that must be non-negative in ``_non_negative``. A field named
-    ``method`` is checked to be a known surrogate.
+    Every numeric field must be finite (``inf`` and ``nan`` are refused). Subclasses list the
+    fields that must be strictly positive (time constants) in ``_positive``, those that must be
+    non-negative in ``_non_negative``, and the resets that must lie below their threshold in
+    ``_reset_below`` as ``(reset, threshold)`` pairs of field names: a reset at or above the
+    threshold fires on every step forever. A field named ``method`` is checked to be a known
+    surrogate, and then ``alpha`` (its sharpness) must be positive. Models whose valid range
+    depends on a static option override :meth:`positive_fields` or :meth:`reset_pairs`.
+
+    Traced values (under ``jit`` or ``grad``) are not checked, so the checks cost nothing
+    there; :meth:`lower_bounds` gives the ranges that the modules of :mod:`spikejax.nn` keep
+    learnable parameters in during training.
 
     Example:
         >>> from spikejax.functional import LIFParameters, NeuronParameters
@@ -58,32 +141,138 @@ class NeuronParameters:
         Traceback (most recent call last):
             ...
         ValueError: LIFParameters.tau_mem_inv must be positive, got -1.0
+        >>> LIFParameters(v_th=float("nan"))
+        Traceback (most recent call last):
+            ...
+        ValueError: LIFParameters.v_th must be finite, got nan
+        >>> LIFParameters(v_th=0.5, v_reset=2.0)
+        Traceback (most recent call last):
+            ...
+        ValueError: LIFParameters.v_reset must be below v_th=0.5, got 2.0 (a reset at or above \
+the threshold fires on every step)
+        >>> LIFParameters().lower_bounds()["tau_mem_inv"], LIFParameters().lower_bounds()["alpha"]
+        (1e-06, 1e-06)
     """
 
     _positive: ClassVar[tuple[str, ...]] = ()
     _non_negative: ClassVar[tuple[str, ...]] = ()
+    _reset_below: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __post_init__(self):
         cls = type(self).__name__
-        for name in self._positive:
-            value = getattr(self, name)
-            if is_concrete(value):
-                check_positive(f"{cls}.{name}", value)
+        for name in _numeric_fields(self):
+            check_finite_value(f"{cls}.{name}", getattr(self, name))
+        for name in self.positive_fields():
+            check_positive(f"{cls}.{name}", getattr(self, name))
         for name in self._non_negative:
-            value = getattr(self, name)
-            if is_concrete(value):
-                check_non_negative(f"{cls}.{name}", value)
+            check_non_negative(f"{cls}.{name}", getattr(self, name))
         method = getattr(self, "method", None)
         if method is not None:
             resolve_surrogate(method)
+        for reset, limit in self.reset_pairs():
+            reset_value = getattr(self, reset) if isinstance(reset, str) else reset[1]
+            reset_name = reset if isinstance(reset, str) else reset[0]
+            check_below(
+                f"{cls}.{reset_name}", reset_value, limit, getattr(self, limit),
+                "a reset at or above the threshold fires on every step",
+            )
+
+    def positive_fields(self) -> tuple[str, ...]:
+        """The fields that must be > 0: ``_positive``, plus ``alpha`` (the surrogate's width)
+        when the parameters have a surrogate ``method``."""
+        surrogate = ("alpha",) if "method" in self.__dataclass_fields__ else ()
+        return tuple(self._positive) + surrogate
+
+    def reset_pairs(self) -> tuple:
+        """``(reset, threshold)`` pairs that must satisfy ``reset < threshold``; ``reset`` is a
+        field name, or ``(description, value)`` for a fixed reset value (such as a reset to 0)."""
+        return tuple(self._reset_below)
+
+    def lower_bounds(self) -> dict[str, float]:
+        """The smallest valid value of each bounded field: :data:`POSITIVE_FLOOR` for the
+        positive ones, ``0`` for the non-negative ones.
+
+        :class:`spikejax.nn` modules clamp learnable parameters to these bounds (with
+        ``jnp.maximum``) before every step, so that an optimizer step cannot push a time
+        constant through zero.
+        """
+        bounds = {name: 0.0 for name in self._non_negative}
+        bounds.update({name: POSITIVE_FLOOR for name in self.positive_fields()})
+        return bounds
 
     def replace(self, **changes):  # provided by flax.struct; declared for type checkers
         return dataclasses.replace(self, **changes)
 
 
+#: The smallest value a learnable positive parameter (a time constant, a surrogate width) is
+#: clamped to during training (see :meth:`NeuronParameters.lower_bounds`).
+POSITIVE_FLOOR = 1e-6
+
+
+def _numeric_fields(p: Any) -> tuple[str, ...]:
+    # Numeric pytree leaves; static fields (method names) and nested parameter sets (which check
+    # themselves) are skipped.
+    names = []
+    for name, field in p.__dataclass_fields__.items():
+        if not field.metadata.get("pytree_node", True):
+            continue
+        if is_concrete(getattr(p, name)):
+            names.append(name)
+    return tuple(names)
+
+
 def check_dt(dt: Any) -> None:
-    """Raise ``ValueError`` unless the integration step ``dt`` is positive (when concrete)."""
+    """Raise ``ValueError`` unless the integration step ``dt`` is positive and finite (when
+    concrete).
+
+    Example:
+        >>> from spikejax.functional._model import check_dt
+        >>> check_dt(float("inf"))
+        Traceback (most recent call last):
+            ...
+        ValueError: dt must be finite, got inf
+    """
+    check_finite_value("dt", dt)
     check_positive("dt", dt)
+
+
+def check_state_type(state: Any, rest: Callable, shape: Sequence[int], p: Any, dtype) -> None:
+    """Raise ``TypeError`` unless ``state`` has the type of the rest state that ``rest`` builds.
+
+    A state of another model (an LSNN state given to a LIF step, say) would otherwise run with
+    the wrong fields, or fail with an ``AttributeError`` deep in the step.
+    """
+    expected = _rest_state_type(rest, tuple(shape), p, dtype)
+    if expected is not None and type(state) is not expected:
+        raise TypeError(
+            f"state must be None or a {expected.__name__} (what {_name_of(rest)}() returns), "
+            f"got a {type(state).__name__}: a state of another model or of its "
+            f"{'feed-forward' if hasattr(state, 'z') else 'recurrent'} step?"
+        )
+
+
+_STATE_TYPES: "weakref.WeakKeyDictionary[Callable, type]" = weakref.WeakKeyDictionary()
+
+
+def _rest_state_type(rest: Callable, shape, p, dtype) -> Optional[type]:
+    # The type of a model's state does not depend on the shape or the parameters: find it once
+    # per rest function (eval_shape builds no arrays).
+    try:
+        return _STATE_TYPES[rest]
+    except (KeyError, TypeError):
+        pass
+    state_type = type(jax.eval_shape(lambda: rest(shape, p, dtype)))
+    if not hasattr(state_type, "_fields"):  # only NamedTuple states are checked
+        return None
+    try:
+        _STATE_TYPES[rest] = state_type
+    except TypeError:
+        pass
+    return state_type
+
+
+def _name_of(rest: Callable) -> str:
+    return getattr(rest, "__name__", "the rest-state function")
 
 
 def check_step_input(name: str, x: Any, state: Any, state_name: str = "state") -> None:
@@ -198,7 +387,8 @@ def feed_forward_state(
     check_array(name, input_tensor)
     check_dt(dt)
     if state is None:
-        state = rest(input_tensor.shape, p, input_tensor.dtype)
+        return rest(input_tensor.shape, p, input_tensor.dtype)
+    check_state_type(state, rest, input_tensor.shape, p, input_tensor.dtype)
     check_step_input(name, input_tensor, state)
     return state
 
@@ -236,6 +426,8 @@ def recurrent_state_and_spikes(
     shape = input_tensor.shape[:-1] + input_weights.shape[:1]
     if state is None:
         state = rest(shape, p, input_tensor.dtype)
+    else:
+        check_state_type(state, rest, shape, p, input_tensor.dtype)
     z = operator.attrgetter(spikes)(state)
     if scalar_state and jnp.ndim(z) == 0:
         z = rest_like(z, shape, input_tensor.dtype)

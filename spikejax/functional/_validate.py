@@ -30,6 +30,28 @@ def check_positive(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be positive, got {_short(value)}")
 
 
+def check_finite_value(name: str, value: Any) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` has a NaN or infinite entry.
+
+    A parameter such as ``tau_mem_inv=inf`` or ``v_th=nan`` would otherwise run silently and
+    fill the state with ``nan``.
+    """
+    if is_concrete(value):
+        arr = np.asarray(value)
+        if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got {_short(value)}")
+
+
+def check_below(name: str, value: Any, limit_name: str, limit: Any, why: str = "") -> None:
+    """Raise ``ValueError`` unless concrete ``value < limit`` everywhere (``why`` says what a
+    violation would do, appended to the message)."""
+    if is_concrete(value) and is_concrete(limit) and not np.all(np.less(value, limit)):
+        raise ValueError(
+            f"{name} must be below {limit_name}={_short(limit)}, got {_short(value)}"
+            + (f" ({why})" if why else "")
+        )
+
+
 def check_non_negative(name: str, value: Any) -> None:
     """Raise ``ValueError`` if a concrete ``value`` has an entry that is < 0."""
     if is_concrete(value) and not np.all(np.asarray(value) >= 0):
@@ -92,6 +114,8 @@ def check_state(name: str, state: Any, shape: Sequence[int], what: str) -> None:
 
 def _short(value: Any) -> str:
     arr = np.asarray(value)
+    if arr.ndim == 0:
+        return repr(arr.item())
     if arr.size <= 6:
         return repr(arr.tolist())
     return f"an array of shape {arr.shape} with min {arr.min()!r}"

@@ -72,6 +72,7 @@ import numpy as np
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -79,8 +80,8 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from ._validate import is_concrete
-from .threshold import SurrogateLike, threshold
+from ._validate import check_below, is_concrete
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "ALIFParameters",
@@ -98,7 +99,7 @@ __all__ = [
 _MS_PER_S = 1000.0
 
 
-@struct.dataclass
+@parameters_dataclass
 class ALIFParameters(NeuronParameters):
     """Parameters of Inferno's ALIF neuron (Inferno's names and units; Diehl & Cook's values).
 
@@ -140,15 +141,13 @@ class ALIFParameters(NeuronParameters):
     _positive = ("tc_membrane", "tc_adaptation")
     _non_negative = ("refrac_t",)
 
+    # Inferno's checks: a neuron just reset must sit below its threshold...
+    _reset_below = (("reset_v", "thresh_eq_v"),)
+
     def __post_init__(self):
         super().__post_init__()
-        # Inferno's checks: a neuron at rest or just reset must sit below its threshold.
-        for name in ("rest_v", "reset_v"):
-            value, th = getattr(self, name), self.thresh_eq_v
-            if is_concrete(value) and is_concrete(th) and not np.all(np.less(value, th)):
-                raise ValueError(
-                    f"ALIFParameters.{name} must be below thresh_eq_v={th}, got {value}"
-                )
+        # ... and so must a neuron at rest (Inferno).
+        check_below("ALIFParameters.rest_v", self.rest_v, "thresh_eq_v", self.thresh_eq_v)
         if is_concrete(self.resistance) and np.any(np.asarray(self.resistance) == 0):
             raise ValueError(f"ALIFParameters.resistance must be nonzero, got {self.resistance}")
 
@@ -280,7 +279,9 @@ def alif_dynamics(
     dtypes = (v.dtype, refrac.dtype, theta.dtype)
     step_ms = dt * _MS_PER_S
     refrac = jnp.maximum(refrac - step_ms, 0)
-    active = (refrac == 0).astype(v.dtype)
+    # A nan counter is neither refractory nor active: it stays nan (and so do the spikes) rather
+    # than silencing the neuron for good, as (nan == 0) = False would.
+    active = jnp.where(jnp.isnan(refrac), refrac, (refrac == 0)).astype(v.dtype)
     drive = p.resistance * (active * current)
     integrated = p.rest_v + (v - p.rest_v - drive) * _decay(step_ms, p.tc_membrane) + drive
     v = active * integrated + (1 - active) * v
@@ -288,7 +289,7 @@ def alif_dynamics(
     # surrogates are even functions, so the gradient is the one of threshold(v - th).
     z = active * (1 - threshold(p.thresh_eq_v + theta - v, p.method, p.alpha))
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v = (1 - z_reset) * v + z_reset * p.reset_v
+    v = reset_to(z_reset, v, p.reset_v)
     refrac = (1 - z_reset) * refrac + z_reset * p.refrac_t
     if adapt:
         decayed = theta * _decay(step_ms, p.tc_adaptation)

@@ -66,6 +66,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     check_step_input,
@@ -75,7 +76,7 @@ from ._model import (
     recurrent_state_and_spikes,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "CobaLIFParameters",
@@ -90,7 +91,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class CobaLIFParameters(NeuronParameters):
     """Parameters of a conductance-based LIF neuron (Norse's names, units and defaults).
 
@@ -128,6 +129,7 @@ class CobaLIFParameters(NeuronParameters):
 
     _positive = ("tau_syn_exc_inv", "tau_syn_inh_inv", "c_m_inv")
     _non_negative = ("g_l",)
+    _reset_below = (("v_reset", "v_thresh"),)
 
 
 class CobaLIFState(NamedTuple):
@@ -232,7 +234,7 @@ def coba_lif_dynamics(
     v = v + dt * p.c_m_inv * drive
     z = threshold(v - p.v_thresh, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v = (1 - z_reset) * v + z_reset * p.v_reset
+    v = reset_to(z_reset, v, p.v_reset)
     return z, v, g_e, g_i
 
 

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -47,7 +48,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "IAFParameters",
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class IAFParameters(NeuronParameters):
     """Parameters of an integrate-and-fire neuron (Norse's defaults).
 
@@ -83,6 +84,8 @@ class IAFParameters(NeuronParameters):
     v_reset: jax.typing.ArrayLike = 0.0
     method: SurrogateLike = struct.field(pytree_node=False, default="super")
     alpha: jax.typing.ArrayLike = 100.0
+
+    _reset_below = (("v_reset", "v_th"),)
 
 
 class IAFState(NamedTuple):
@@ -152,7 +155,7 @@ def iaf_dynamics(input_current, v, p: IAFParameters, *, detach_reset: bool):
     v_integrated = v + input_current
     z = threshold(v_integrated - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = (1 - z_reset) * v_integrated + z_reset * p.v_reset
+    v_new = reset_to(z_reset, v_integrated, p.v_reset)
     return z, v_new
 
 

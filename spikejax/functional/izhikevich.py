@@ -71,6 +71,7 @@ import numpy as np
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -79,7 +80,7 @@ from ._model import (
     rest_like,
 )
 from ._validate import is_concrete
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 _PRESET_NAMES = (
     "tonic_spiking", "phasic_spiking", "tonic_bursting", "phasic_bursting", "mixed_mode",
@@ -107,7 +108,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class IzhikevichParameters(NeuronParameters):
     """Parameters of an Izhikevich neuron (Norse's names and units; tonic spiking by default).
 
@@ -145,6 +146,8 @@ class IzhikevichParameters(NeuronParameters):
 
     # sq > 0 makes the v^2 term a spike generator and the rest state well defined.
     _positive = ("tau_inv", "sq")
+    # c is the reset, v_th the spike cut-off: a reset at or above it spikes on every step.
+    _reset_below = (("c", "v_th"),)
 
 
 class IzhikevichState(NamedTuple):
@@ -317,7 +320,7 @@ def izhikevich_dynamics(input_current, v, u, p: IzhikevichParameters, dt, *, det
     u_new = u + p.tau_inv * dt * p.a * (p.b * v - u)
     z = threshold(v_new - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = (1 - z_reset) * v_new + z_reset * p.c
+    v_new = reset_to(z_reset, v_new, p.c)
     u_new = u_new + z_reset * p.d
     return z, v_new, u_new
 

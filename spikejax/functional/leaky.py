@@ -77,13 +77,14 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
     recurrent_input,
     recurrent_rest,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "RESET_MECHANISMS",
@@ -107,7 +108,6 @@ class ResetParameters(NeuronParameters):
     """Checks the static reset options shared by snnTorch-style neurons (Leaky, Synaptic)."""
 
     def __post_init__(self):
-        super().__post_init__()
         cls = type(self).__name__
         mechanism = self.reset_mechanism
         if not isinstance(mechanism, str) or mechanism not in RESET_MECHANISMS:
@@ -119,9 +119,16 @@ class ResetParameters(NeuronParameters):
             raise TypeError(
                 f"{cls}.reset_delay must be a bool, got {type(self.reset_delay).__name__}"
             )
+        super().__post_init__()
+
+    def positive_fields(self) -> tuple[str, ...]:
+        # A reset to zero, or by subtracting the threshold, lowers the membrane below the
+        # threshold only for a positive threshold; otherwise the neuron fires on every step.
+        extra = ("threshold",) if self.reset_mechanism != "none" else ()
+        return super().positive_fields() + extra
 
 
-@struct.dataclass
+@parameters_dataclass
 class LeakyParameters(ResetParameters):
     """Parameters of snnTorch's Leaky neuron (discrete time; see the module docs).
 
@@ -256,13 +263,13 @@ def leaky_dynamics(
     beta = clip_decay(p.beta)
     mechanism = p.reset_mechanism
     if mechanism == "zero" and not zero_clears_input:
-        mem_new = beta * ((1 - reset) * mem) + input_current
+        mem_new = beta * reset_to(reset, mem, 0.0) + input_current
     else:
         mem_new = beta * mem + input_current
     if mechanism == "subtract":
         mem_new = mem_new - reset * p.threshold
     elif mechanism == "zero" and zero_clears_input:
-        mem_new = mem_new - reset * mem_new
+        mem_new = reset_to(reset, mem_new, 0.0)
     z = threshold(mem_new - p.threshold, p.method, p.alpha)
     if not p.reset_delay and mechanism != "none":
         # snnTorch subtracts the delayed reset so that a neuron is not reset twice for one spike.

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     check_input_weights,
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIParameters(NeuronParameters):
     """Parameters of a leaky integrator (Norse's units and defaults).
 

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -48,7 +49,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFParameters",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIFParameters(NeuronParameters):
     """Parameters of a current-based LIF neuron (Norse's units and defaults).
 
@@ -94,6 +95,7 @@ class LIFParameters(NeuronParameters):
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("tau_syn_inv", "tau_mem_inv")
+    _reset_below = (("v_reset", "v_th"),)
 
 
 class LIFState(NamedTuple):
@@ -172,7 +174,7 @@ def lif_dynamics(input_current, v, i, p: LIFParameters, dt, *, detach_reset: boo
     i_decayed = i_jump + (-dt * p.tau_syn_inv * i_jump)
     z = threshold(v_decayed - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
+    v_new = reset_to(z_reset, v_decayed, p.v_reset)
     return z, v_new, i_decayed
 
 

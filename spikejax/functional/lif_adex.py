@@ -62,6 +62,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -85,7 +86,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIFAdExParameters(NeuronParameters):
     """Parameters of an adaptive exponential LIF neuron (Norse's units and defaults).
 
@@ -123,6 +124,7 @@ class LIFAdExParameters(NeuronParameters):
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("delta_T", "tau_ada_inv", "tau_syn_inv", "tau_mem_inv")
+    _reset_below = (("v_reset", "v_th"),)
 
 
 class LIFAdExState(NamedTuple):

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -50,7 +51,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFBoxParameters",
@@ -68,8 +69,9 @@ ResetMethod = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
 
 # Norse's functional/reset.py: reset(z, v, v_reset, v_th) -> v after the spike.
 _RESETS: dict[str, ResetMethod] = {
-    "value": lambda z, v, v_reset, v_th: (1 - z) * v + z * v_reset,
-    "subtract": lambda z, v, v_reset, v_th: (1 - z) * v + z * (v - v_th),
+# Written with reset_to: the same values and gradients, without 0 * inf = nan (threshold.py).
+    "value": lambda z, v, v_reset, v_th: reset_to(z, v, v_reset),
+    "subtract": lambda z, v, v_reset, v_th: reset_to(z, v, v - v_th),
 }
 
 
@@ -90,7 +92,7 @@ def _resolve_reset(reset_method: Union[str, ResetMethod]) -> ResetMethod:
     )
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIFBoxParameters(NeuronParameters):
     """Parameters of a boxed LIF neuron (Norse's units and defaults).
 
@@ -122,8 +124,16 @@ class LIFBoxParameters(NeuronParameters):
     _positive = ("tau_mem_inv",)
 
     def __post_init__(self):
-        super().__post_init__()
         _resolve_reset(self.reset_method)
+        super().__post_init__()
+
+    def positive_fields(self) -> tuple[str, ...]:
+        # Subtracting a threshold <= 0 does not lower the voltage: the neuron would fire forever.
+        extra = ("v_th",) if self.reset_method == "subtract" else ()
+        return super().positive_fields() + extra
+
+    def reset_pairs(self) -> tuple:
+        return (("v_reset", "v_th"),) if self.reset_method == "value" else ()
 
 
 class LIFBoxState(NamedTuple):

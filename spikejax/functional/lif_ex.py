@@ -62,6 +62,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -69,7 +70,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFExParameters",
@@ -89,7 +90,7 @@ __all__ = [
 MAX_EXPONENT = 20.0
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIFExParameters(NeuronParameters):
     """Parameters of an exponential LIF neuron (Norse's units and defaults).
 
@@ -120,6 +121,7 @@ class LIFExParameters(NeuronParameters):
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("delta_T", "tau_syn_inv", "tau_mem_inv")
+    _reset_below = (("v_reset", "v_th"),)
 
 
 class LIFExState(NamedTuple):
@@ -227,7 +229,7 @@ def lif_ex_dynamics(
     i_decayed = i_jump + (-dt * p.tau_syn_inv * i_jump)
     z = threshold(v_decayed - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = (1 - z_reset) * v_decayed + z_reset * p.v_reset
+    v_new = reset_to(z_reset, v_decayed, p.v_reset)
     return z, v_new, i_decayed
 
 

@@ -43,7 +43,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ._model import NeuronModel, NeuronParameters, feed_forward_state, recurrent_input
+from ._model import (
+    NeuronModel,
+    NeuronParameters,
+    feed_forward_state,
+    parameters_dataclass,
+    recurrent_input,
+)
 from .lif import (
     LIFFeedForwardState,
     LIFParameters,
@@ -67,7 +73,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class LIFRefracParameters(NeuronParameters):
     """Parameters of a LIF neuron with an absolute refractory period (Norse's layout).
 

@@ -59,6 +59,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from ._model import (
+    parameters_dataclass,
     NeuronModel,
     NeuronParameters,
     feed_forward_state,
@@ -66,7 +67,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, threshold
+from .threshold import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LSNNParameters",
@@ -81,7 +82,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class LSNNParameters(NeuronParameters):
     """Parameters of an LSNN (adaptive-threshold LIF) neuron (Norse's units and defaults).
 
@@ -115,6 +116,7 @@ class LSNNParameters(NeuronParameters):
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("tau_syn_inv", "tau_mem_inv", "tau_adapt_inv")
+    _reset_below = (("v_reset", "v_th"),)
 
 
 class LSNNState(NamedTuple):
@@ -206,7 +208,7 @@ def lsnn_dynamics(input_current, v, i, b, p: LSNNParameters, dt, *, detach_reset
     b_decayed = b + dt * p.tau_adapt_inv * (p.v_th - b)
     z = threshold(v_decayed - b_decayed, p.method, p.alpha)
     z_state = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = (1 - z_state) * v_decayed + z_state * p.v_reset
+    v_new = reset_to(z_state, v_decayed, p.v_reset)
     b_new = b_decayed + z_state * p.beta
     return z, v_new, i_decayed + input_current, b_new
 

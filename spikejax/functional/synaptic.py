@@ -63,7 +63,13 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from ._model import NeuronModel, feed_forward_state, recurrent_input, recurrent_rest
+from ._model import (
+    NeuronModel,
+    feed_forward_state,
+    parameters_dataclass,
+    recurrent_input,
+    recurrent_rest,
+)
 from .leaky import ResetParameters, clip_decay, leaky_dynamics
 from .threshold import SurrogateLike
 
@@ -80,7 +86,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class SynapticParameters(ResetParameters):
     """Parameters of snnTorch's Synaptic neuron (discrete time; see the module docs).
 

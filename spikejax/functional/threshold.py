@@ -27,6 +27,18 @@ name                 backward :math:`\partial z / \partial x`                   
 ``straight_through`` :math:`1` (snnTorch)                                                  --
 ==================== ===================================================================== =====
 
+NaN and infinity:
+    The threshold never hides a non-finite value. A ``nan`` distance to threshold (a ``nan``
+    voltage, input or parameter) gives a ``nan`` spike, and a ``nan`` gradient, instead of
+    "no spike": the ``nan`` reaches the spikes, the loss and the gradients, where training
+    notices it (Norse's and snnTorch's ``x > 0`` would map it to 0 and let it hide in the
+    state). ``+inf`` spikes (1) and ``-inf`` does not (0), as any finite distance of that sign;
+    there every built-in surrogate gradient is 0 except ``straight_through`` (1). The models'
+    resets select the reset value where a neuron spikes (:func:`reset_to`), so that a finite
+    reset replaces even an infinite voltage instead of computing ``0 * inf = nan``. To find
+    where a non-finite value entered a forward pass, use
+    :func:`~spikejax.functional.check_finite` or :func:`~spikejax.functional.find_nonfinite`.
+
 Note:
     Norse 1.1.0's SuperSpike backward ignores ``alpha`` and computes :math:`1/(|x| + 1)^2`.
     spikejax follows the paper (Zenke & Ganguli, 2018) and Norse's documentation, where
@@ -39,6 +51,8 @@ Example:
     Array([0., 0., 1.], dtype=float32)
     >>> float(jax.grad(lambda x: threshold(x, "super", 100.0))(1.0))  # 1 / 101**2
     9.80296...e-05
+    >>> threshold(jnp.array([jnp.nan, jnp.inf, -jnp.inf]))     # nan stays visible
+    Array([nan,  1.,  0.], dtype=float32)
 """
 
 from __future__ import annotations
@@ -60,6 +74,7 @@ __all__ = [
     "register_surrogate",
     "surrogate_names",
     "resolve_surrogate",
+    "reset_to",
 ]
 
 GradFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -129,7 +144,9 @@ def _atan(x, alpha):
 
 
 def _sigmoid(x, alpha):
-    e = jnp.exp(-alpha * x)
+    # alpha s(ax) s(-ax), written with exp(-|ax|) <= 1: exp(-ax) overflows for ax < -88 in
+    # float32 and gave inf / inf = nan far below threshold.
+    e = jnp.exp(-jnp.abs(alpha * x))
     return alpha * e / (e + 1.0) ** 2
 
 
@@ -229,9 +246,14 @@ def resolve_surrogate(method: SurrogateLike) -> Surrogate:
     )
 
 
+def _spikes(x):
+    # heaviside, except that nan stays nan (see "NaN and infinity" in the module docs).
+    return jnp.where(jnp.isnan(x), x, heaviside(x))
+
+
 @functools.partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _spike(x, alpha, grad_fn):
-    return heaviside(x)
+    return _spikes(x)
 
 
 @_spike.defjvp
@@ -239,7 +261,10 @@ def _spike_jvp(grad_fn, primals, tangents):
     x, alpha = primals
     dx, _ = tangents
     slope = grad_fn(x, alpha).astype(x.dtype)
-    return heaviside(x), slope * dx
+    # A nan distance gets a nan slope whatever the surrogate (a bounded one such as
+    # straight_through would otherwise turn it into a finite gradient).
+    slope = jnp.where(jnp.isnan(x), x, slope)
+    return _spikes(x), slope * dx
 
 
 def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.Array:
@@ -252,7 +277,8 @@ def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.
         alpha: the surrogate's sharpness; ``None`` takes the method's default.
 
     Returns:
-        Spikes (0 or 1) with the shape and dtype of ``x``.
+        Spikes (0 or 1) with the shape and dtype of ``x``; ``nan`` where ``x`` is ``nan`` (see
+        "NaN and infinity" in the module docs).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -269,6 +295,41 @@ def threshold(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.
         x = x.astype(jnp.float32)
     alpha = jnp.asarray(surrogate.default_alpha if alpha is None else alpha, dtype=x.dtype)
     return _spike(x, alpha, surrogate.grad)
+
+
+def reset_to(z: jax.Array, v: jax.Array, target) -> jax.Array:
+    """The voltage after a reset, ``(1 - z) * v + z * target``, without ``0 * inf = nan``.
+
+    The reset of Norse and of every spikejax model: ``target`` where ``z`` spiked, ``v``
+    elsewhere, with the gradient of that product form (``target - v`` with respect to ``z``,
+    ``1 - z`` with respect to ``v``, ``z`` with respect to ``target``). Where ``v`` is infinite
+    the product would give ``0 * inf = nan`` even for a finite ``target``; there the result is
+    the select ``target if z > 0 else v`` instead, with no gradient through ``z`` (its slope
+    ``target - v`` is infinite). Finite voltages give exactly the product form, bit for bit,
+    also for spikes other than 0 and 1 (a smooth relaxation, say); a ``nan`` stays ``nan``.
+
+    Args:
+        z: spikes (0 or 1, with their surrogate gradient; ``jax.lax.stop_gradient`` them to
+            detach the reset).
+        v: the voltage before the reset.
+        target: the reset value (a parameter such as ``v_reset``, or ``v - v_th`` for a reset
+            by subtraction).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from spikejax.functional import reset_to
+        >>> reset_to(jnp.array([0.0, 1.0, 1.0]), jnp.array([0.5, 1.2, jnp.inf]), -0.1)
+        Array([ 0.5, -0.1, -0.1], dtype=float32)
+        >>> float(jax.grad(lambda z: reset_to(z, 1.2, -0.1))(1.0))    # target - v
+        -1.3
+    """
+    z, v = jnp.asarray(z), jnp.asarray(v)
+    finite = jnp.isfinite(v)
+    # The double where keeps the unused product's gradient (0 * inf) out of the backward pass.
+    v_finite = jnp.where(finite, v, 0)
+    product = (1 - z) * v_finite + z * target
+    selected = jnp.where(z > 0, target, v).astype(product.dtype)
+    return jnp.where(finite, product, selected)
 
 
 def sign(x: jax.Array, method: SurrogateLike = "super", alpha=None) -> jax.Array:

@@ -126,10 +126,36 @@ class _NeuronBase(StatefulModule):
 
     @property
     def parameters(self):
-        """The neuron parameters, with learnable fields taken from their ``nnx.Param``."""
+        """The neuron parameters, with learnable fields taken from their ``nnx.Param``.
+
+        Learnable fields are kept in their valid range: each is clamped from below to the bound
+        of :meth:`~spikejax.functional.NeuronParameters.lower_bounds` with ``jnp.maximum``
+        (time constants and surrogate widths to a small positive floor, ``1e-6``; non-negative
+        fields such as refractory periods to 0). An optimizer step that pushes ``tau_mem_inv``
+        through zero therefore runs the neuron at the floor instead of with a negative time
+        constant (whose voltages grow without bound); as with snnTorch's clamp of ``beta``, the
+        gradient is zero while the stored value stays below the bound. Decay factors (Leaky's
+        and Synaptic's ``beta`` and ``alpha_syn``) are clipped to ``[0, 1]`` by the models
+        themselves. A NaN stays NaN, so that training notices it.
+
+        Example:
+            >>> import jax.numpy as jnp
+            >>> from spikejax.nn import LIFCell
+            >>> cell = LIFCell(learnable=("tau_mem_inv",))
+            >>> cell.tau_mem_inv[...] = jnp.asarray(-50.0)            # e.g. after a big step
+            >>> float(cell.parameters.tau_mem_inv)
+            1e-06
+        """
         if not self.learnable:
             return self.p
-        return self.p.replace(**{name: getattr(self, name)[...] for name in self.learnable})
+        bounds = self.p.lower_bounds() if hasattr(self.p, "lower_bounds") else {}
+        values = {}
+        for name in self.learnable:
+            value = getattr(self, name)[...]
+            if name in bounds:
+                value = jnp.maximum(value, jnp.asarray(bounds[name], value.dtype))
+            values[name] = value
+        return self.p.replace(**values)
 
     def _promote(self, input_tensor, state, *weights):
         """``(input, state, p, *weights)`` in ``self.dtype`` (Flax's ``promote_dtype``): the

@@ -99,3 +99,65 @@ def test_forward_mode_and_second_use_under_scan():
     # custom_jvp supports forward mode (jvp) as well as reverse mode.
     _, tangent = jax.jvp(lambda x: threshold(x, "tanh", 2.0), (POINTS,), (jnp.ones_like(POINTS),))
     np.testing.assert_allclose(tangent, formula("tanh", POINTS, 2.0), rtol=1e-5, atol=1e-7)
+
+
+# ---- NaN and infinity (issue 14) ----
+
+
+@pytest.mark.parametrize("name", ["super", "atan", "straight_through", "heaviside", "sigmoid"])
+def test_nan_gives_a_nan_spike_and_a_nan_gradient(name):
+    x = jnp.array([jnp.nan, -0.5, 0.5])
+    z = threshold(x, name)
+    assert np.isnan(z[0]) and np.asarray(z[1:]).tolist() == [0.0, 1.0]
+    g = jax.grad(lambda x: threshold(x, name).sum())(x)
+    assert np.isnan(g[0])
+    # Elsewhere the surrogate gradient is unchanged.
+    np.testing.assert_allclose(g[1:], surrogate_gradient(name, x[1:]), rtol=1e-6)
+    # sign() and jit keep the nan too.
+    assert np.isnan(sign(x, name)[0]) and np.isnan(jax.jit(threshold, static_argnums=1)(x, name)[0])
+
+
+@pytest.mark.parametrize("name", sorted(set(surrogate_names()) - {"straight_through"}))
+def test_infinities_spike_like_any_distance_of_their_sign_with_zero_gradient(name):
+    x = jnp.array([jnp.inf, -jnp.inf])
+    np.testing.assert_array_equal(threshold(x, name), [1.0, 0.0])
+    np.testing.assert_array_equal(jax.grad(lambda x: threshold(x, name).sum())(x), [0.0, 0.0])
+
+
+def test_straight_through_passes_one_at_infinity():
+    x = jnp.array([jnp.inf, -jnp.inf])
+    np.testing.assert_array_equal(jax.grad(lambda x: threshold(x, "straight_through").sum())(x), [1, 1])
+
+
+def test_sigmoid_surrogate_is_finite_far_below_threshold():
+    # exp(-alpha x) overflowed for alpha x < -88 and the gradient was inf / inf = nan.
+    x = jnp.array([-10.0, -4.0, 4.0, 10.0])
+    g = jax.grad(lambda x: threshold(x, "sigmoid", 25.0).sum())(x)
+    assert np.all(np.isfinite(g))
+    expected = 25 * np.exp(-25 * np.abs(np.float64(x))) / (1 + np.exp(-25 * np.abs(np.float64(x)))) ** 2
+    np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-30)
+    np.testing.assert_allclose(surrogate_gradient("sigmoid", x[::-1], 25.0), g, rtol=1e-6)  # even
+
+
+def test_reset_to_selects_and_keeps_the_gradient_of_the_product_form():
+    from spikejax.functional import reset_to
+
+    z = jnp.array([0.0, 1.0, 1.0, 0.0])
+    v = jnp.array([0.4, 1.3, jnp.inf, -jnp.inf])
+    out = reset_to(z, v, -0.2)
+    np.testing.assert_array_equal(out, np.float32([0.4, -0.2, -0.2, -np.inf]))  # no 0 * inf = nan
+    assert np.isnan(reset_to(jnp.array(jnp.nan), 0.5, 0.0))
+
+    def product(z, v, target):
+        return (1 - z) * v + z * target
+
+    finite = (jnp.array([0.0, 1.0]), jnp.array([0.4, 1.3]), jnp.array([-0.2, 0.1]))
+    for argnum in range(3):
+        got = jax.grad(lambda *a: reset_to(*a).sum(), argnums=argnum)(*finite)
+        want = jax.grad(lambda *a: product(*a).sum(), argnums=argnum)(*finite)
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=f"argument {argnum}")
+    # Through a surrogate spike the gradient of the reset is target - v where that is finite;
+    # at an infinite voltage the reset contributes 0 instead of inf * 0 = nan.
+    spike_reset = lambda x: reset_to(threshold(x, "straight_through"), x + 1.0, 0.0)
+    assert float(jax.grad(spike_reset)(0.5)) == -1.5
+    assert float(jax.grad(spike_reset)(jnp.inf)) == 0.0
