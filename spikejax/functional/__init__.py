@@ -6,7 +6,7 @@ under ``jit``, ``grad``, ``vmap`` and ``scan``. Names follow Norse (``LIFParamet
 """
 
 from ._finite import *  # noqa: F401,F403
-from ._model import NeuronModel, NeuronParameters, parameters_dataclass
+from ._model import POSITIVE_FLOOR, NeuronModel, NeuronParameters, parameters_dataclass
 from .integrate import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
 from .threshold import *  # noqa: F401,F403

@@ -530,3 +530,74 @@ def test_the_state_type_check_runs_under_jit_and_in_modules():
         LIFCell()(jnp.ones((1, 2)), F.lsnn_feed_forward_state((1, 2)))
     with pytest.raises(TypeError, match=r"LIFBoxFeedForwardState .*got a LIFFeedForwardState"):
         LIFBoxCell()(jnp.ones((1, 2)), F.lif_feed_forward_state((1, 2)))
+
+
+# ---- learnable parameters stay in their valid range under training ----
+
+
+def _sgd_step_through_zero(module, name, xs, target):
+    """One optax.sgd step whose learning rate carries ``name`` from its value to ``target``."""
+    import optax
+    from flax import nnx
+
+    def loss(module):
+        out, _ = module(xs)
+        return jnp.sum(out * jnp.linspace(0.5, 1.5, out.shape[-1]))
+
+    grads = nnx.grad(loss)(module)
+    g = float(getattr(grads, name)[...])
+    value = float(getattr(module, name)[...])
+    assert g != 0.0, "the step needs a gradient"
+    learning_rate = (value - target) / g  # value - lr * g = target
+    optimizer = nnx.Optimizer(module, optax.sgd(abs(learning_rate)), wrt=nnx.Param)
+    if learning_rate < 0:
+        grads = jax.tree.map(lambda x: -x, grads)
+    optimizer.update(module, grads)
+    return float(getattr(module, name)[...])
+
+
+@pytest.mark.parametrize(
+    "layer, name, drive",
+    [("LIF", "tau_mem_inv", 1.5), ("LIF", "tau_syn_inv", 1.5), ("LIFAdEx", "delta_T", 1.5),
+     ("LSNN", "tau_mem_inv", 1.5)],
+)
+def test_an_sgd_step_through_zero_leaves_time_constants_valid_and_the_forward_finite(
+    layer, name, drive
+):
+    from spikejax import nn
+
+    module = getattr(nn, layer)(learnable=(name,))
+    xs = jnp.full((40, 2, 3), drive)
+    stored = _sgd_step_through_zero(module, name, xs, target=-5000.0)
+    assert stored == pytest.approx(-5000.0, rel=1e-3)  # the optimizer did cross zero
+    from flax import nnx
+
+    # Under jit the parameter checks cannot see the value: only the clamp keeps it valid.
+    out, state = nnx.jit(lambda module, xs: module(xs))(module, xs)
+    for leaf in jax.tree.leaves((out, state)):
+        assert np.all(np.isfinite(np.asarray(leaf)))
+        assert np.abs(np.asarray(leaf)).max() < 1e3  # with -5000 /s: growth by 6x per step
+    used = float(getattr(module.parameters, name))
+    assert used == pytest.approx(F.POSITIVE_FLOOR)
+    # A NaN is not clamped away: eagerly the parameter check names it, under jit it stays NaN.
+    getattr(module, name)[...] = jnp.asarray(jnp.nan)
+    with pytest.raises(ValueError, match=rf"\.{name} must be finite, got nan"):
+        module.parameters
+    assert np.isnan(float(nnx.jit(lambda m: getattr(m.parameters, name))(module)))
+
+
+def test_non_negative_and_surrogate_width_parameters_are_clamped_too():
+    from spikejax import nn
+
+    cell = nn.ALIFCell(learnable=("refrac_t", "alpha"))
+    cell.refrac_t[...] = jnp.asarray(-3.0)
+    cell.alpha[...] = jnp.asarray(-10.0)
+    p = cell.parameters
+    assert float(p.refrac_t) == 0.0 and float(p.alpha) == pytest.approx(F.POSITIVE_FLOOR)
+    # Unbounded fields (voltages) are left alone; the decay factors of Leaky are clipped to
+    # [0, 1] in its step.
+    cell = nn.LeakyCell(learnable=("beta",))
+    cell.beta[...] = jnp.asarray(-0.5)
+    assert float(cell.parameters.beta) == -0.5
+    z, state = cell(jnp.ones((1, 2)), F.LeakyState(mem=jnp.full((1, 2), 0.5)))
+    np.testing.assert_allclose(state.mem, 1.0)  # beta clipped to 0: mem = 0 * 0.5 + 1
