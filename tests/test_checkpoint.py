@@ -105,6 +105,16 @@ def test_save_refuses_an_existing_or_older_epoch_and_overwrite_replaces_the_run(
     assert_bitwise(leaves(restored, restored_opt), leaves(other, other_opt))
 
 
+def test_a_save_that_orbax_skips_is_an_error(tmp_path, monkeypatch):
+    # orbax's CheckpointManager.save returns False, writing nothing, for a step it decides not to save.
+    model, optimizer = new_run()
+    with train.Checkpointer(tmp_path) as ckpt:
+        monkeypatch.setattr(ckpt._manager, "save", lambda *args, **kwargs: False)
+        with pytest.raises(train.CheckpointError, match=rf"the checkpoint of epoch 1 was not written to {tmp_path}: "
+                                                        r"orbax skipped the save"):
+            ckpt.save(1, model, optimizer)
+
+
 def test_fit_refuses_to_start_from_scratch_over_a_saved_run(tmp_path):
     run_fit(tmp_path, 2)
     model, optimizer = new_run()
