@@ -364,9 +364,19 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     config = dict(vars(args))
     checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
     start, history = 0, []
+    if checkpointer is not None and not args.resume and checkpointer.epochs():
+        # Refused before an epoch of training, not at its first save: a saved run is never
+        # overwritten or ignored unless asked for.
+        checkpointer.close()
+        raise SystemExit(
+            f"error: --checkpoint-dir {args.checkpoint_dir} already holds a run (epochs "
+            f"{checkpointer.epochs()}); pass --resume to continue it, or choose another folder"
+        )
     if args.resume and checkpointer.latest_epoch() is not None:
-        start = checkpointer.latest_epoch()
         history = list(checkpointer.restore(model).get("history", []))
+        # The epoch actually loaded: a damaged newest checkpoint falls back to an older one.
+        start = checkpointer.restored_epoch
+        history = history[:start]
         print(f"resumed from epoch {start} in {checkpointer.directory}")
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | {args.neurons} "
           f"neurons, {len(train_x)} train, {len(test_x)} test images, batch {args.batch_size}")

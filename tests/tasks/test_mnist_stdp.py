@@ -79,6 +79,16 @@ def test_resumed_run_ends_with_the_same_state(tmp_path):
         np.testing.assert_array_equal(getattr(a, name)[...], getattr(b, name)[...], err_msg=name)
 
 
+def test_a_rerun_into_a_saved_run_is_refused_before_training(tmp_path):
+    common = TINY + ["--epochs", "1", "--output", str(tmp_path / "s.json"),
+                     "--checkpoint-dir", str(tmp_path / "a")]
+    mnist_stdp.main(common)
+    trained = []
+    with pytest.raises(SystemExit, match="already holds a run.*--resume"):
+        mnist_stdp.main(common, on_epoch_end=trained.append)
+    assert trained == []  # refused up front, not after an epoch of training
+
+
 @pytest.mark.parametrize("rng", mnist_stdp.RNGS)
 def test_input_spikes_have_the_quickstart_rate(rng):
     images = jnp.tile(jnp.array([0, 64, 255] * 8, jnp.uint8), (4, 33))[:, :784]
