@@ -44,6 +44,19 @@ class CheckpointError(RuntimeError):
     Attributes:
         epoch: the checkpoint's epoch (``None`` when no epoch is concerned).
         directory: the checkpointer's folder.
+
+    Example:
+        >>> import pathlib, tempfile, optax
+        >>> from flax import nnx
+        >>> model = nnx.Linear(2, 2, rngs=nnx.Rngs(0))
+        >>> with tempfile.TemporaryDirectory() as folder, Checkpointer(folder) as ckpt:
+        ...     ckpt.save(1, model)
+        ...     (pathlib.Path(folder) / "1" / "state" / "_METADATA").unlink()   # damage it
+        ...     try:
+        ...         ckpt.restore(model, epoch=1)
+        ...     except CheckpointError as error:
+        ...         print("epoch", error.epoch, "is damaged")
+        epoch 1 is damaged
     """
 
     def __init__(self, message: str, *, epoch: Optional[int] = None, directory=None):
@@ -53,7 +66,22 @@ class CheckpointError(RuntimeError):
 
 
 class CheckpointWarning(UserWarning):
-    """A damaged checkpoint was skipped (and moved aside) when restoring the latest one."""
+    """A damaged checkpoint was skipped (and moved aside) when restoring the latest one.
+
+    Example:
+        >>> import pathlib, tempfile, warnings
+        >>> from flax import nnx
+        >>> model = nnx.Linear(2, 2, rngs=nnx.Rngs(0))
+        >>> with tempfile.TemporaryDirectory() as folder, Checkpointer(folder) as ckpt:
+        ...     ckpt.save(1, model)
+        ...     ckpt.save(2, model)
+        ...     (pathlib.Path(folder) / "2" / "state" / "_METADATA").unlink()   # damage epoch 2
+        ...     with warnings.catch_warnings(record=True) as caught:
+        ...         warnings.simplefilter("always")
+        ...         _ = ckpt.restore(model)                                      # the latest intact
+        ...     print(ckpt.restored_epoch, caught[0].category.__name__)
+        1 CheckpointWarning
+    """
 
 
 class Checkpointer:

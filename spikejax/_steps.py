@@ -53,6 +53,22 @@ class NonFiniteError(FloatingPointError):
         step: the step within that epoch (1-based: the ``step``-th batch of ``train_batches(epoch - 1)``).
         last_epoch: the last epoch completed (and checkpointed, with a checkpointer), or ``None``.
         history: the :class:`EpochResult` of each epoch this call of :func:`fit` completed.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> from flax import nnx
+        >>> from spikejax.train import fit
+        >>> def loss_fn(model, batch):
+        ...     return jnp.mean(model(batch["x"]) ** 2), {}
+        >>> model = nnx.Linear(4, 3, rngs=nnx.Rngs(0))
+        >>> optimizer = nnx.Optimizer(model, optax.sgd(0.1), wrt=nnx.Param)
+        >>> batches = [{"x": jnp.ones((2, 4))}, {"x": jnp.full((2, 4), jnp.nan)}]
+        >>> try:
+        ...     fit(model, optimizer, make_train_step(loss_fn), lambda epoch: batches, epochs=1,
+        ...         progress=False, log=None)
+        ... except NonFiniteError as error:
+        ...     print("epoch", error.epoch, "step", error.step)
+        epoch 1 step 2
     """
 
     def __init__(self, message: str, *, epoch: int, step: int):
