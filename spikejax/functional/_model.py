@@ -4,8 +4,9 @@ A model file (``lif.py``, ``lsnn.py``, ...) defines its parameters as a ``flax.s
 deriving from :class:`NeuronParameters`, its states as ``NamedTuple``s, its step functions, and
 one :class:`NeuronModel` that tells the generic modules in :mod:`spikejax.nn` how to use them.
 Every step starts with :func:`feed_forward_state` or :func:`recurrent_input` (or its first part,
-:func:`recurrent_state_and_spikes`): they check the arguments and supply the rest state for
-``state=None``, so that all models validate alike.
+:func:`recurrent_state_and_spikes`): they check the arguments (shapes, ``dt``, and that a given
+state has the model's state type) and supply the rest state for ``state=None``, so that all
+models validate alike.
 """
 
 from __future__ import annotations
@@ -246,8 +247,8 @@ def check_state_type(state: Any, rest: Callable, shape: Sequence[int], p: Any, d
     if expected is not None and type(state) is not expected:
         raise TypeError(
             f"state must be None or a {expected.__name__} (what {_name_of(rest)}() returns), "
-            f"got a {type(state).__name__}: a state of another model or of its "
-            f"{'feed-forward' if hasattr(state, 'z') else 'recurrent'} step?"
+            f"got a {type(state).__name__}: each model, and its feed-forward and recurrent "
+            f"steps, has its own state type"
         )
 
 
@@ -380,9 +381,10 @@ def feed_forward_state(
     """Check the arguments of a feed-forward step and return its state.
 
     The preamble of every ``*_feed_forward_step``: ``input_tensor`` (called ``name`` in errors)
-    must be an array and ``dt`` positive; a ``state`` of ``None`` becomes the rest state
-    ``rest(input_tensor.shape, p, input_tensor.dtype)``; every leaf of the state must have the
-    shape of ``input_tensor`` (or be a scalar, which broadcasts).
+    must be an array and ``dt`` positive and finite; a ``state`` of ``None`` becomes the rest
+    state ``rest(input_tensor.shape, p, input_tensor.dtype)``; another state must have the type
+    of that rest state (a ``TypeError`` names both) and every leaf the shape of
+    ``input_tensor`` (or be a scalar, which broadcasts).
     """
     check_array(name, input_tensor)
     check_dt(dt)
@@ -411,8 +413,9 @@ def recurrent_state_and_spikes(
     The part of :func:`recurrent_input` before the current, for models that weight the spikes
     in their own way (CobaLIF splits them into excitation and inhibition). ``input_tensor``
     (called ``name`` in errors) and the weights must be arrays, ``input_weights`` of rank 2, and
-    ``dt`` positive. A ``state`` of ``None`` becomes ``rest(shape, p, input_tensor.dtype)`` for
-    the layer output ``shape = input_tensor.shape[:-1] + (hidden,)``.
+    ``dt`` positive and finite. A ``state`` of ``None`` becomes ``rest(shape, p,
+    input_tensor.dtype)`` for the layer output ``shape = input_tensor.shape[:-1] + (hidden,)``;
+    another state must have that rest state's type (a ``TypeError`` names both).
 
     Args:
         spikes: where the state keeps the last spikes, a dotted attribute path (``"lif.z"``).

@@ -27,6 +27,11 @@ name                 backward :math:`\partial z / \partial x`                   
 ``straight_through`` :math:`1` (snnTorch)                                                  --
 ==================== ===================================================================== =====
 
+Every ``alpha`` is a width or sharpness and must be positive (the parameter sets refuse
+``alpha <= 0``). ``sigmoid`` is evaluated as :math:`\alpha e^{-|\alpha x|} / (1 +
+e^{-|\alpha x|})^2` (the same even function), which stays finite far below threshold where
+:math:`e^{-\alpha x}` overflows.
+
 NaN and infinity:
     The threshold never hides a non-finite value. A ``nan`` distance to threshold (a ``nan``
     voltage, input or parameter) gives a ``nan`` spike, and a ``nan`` gradient, instead of
