@@ -118,7 +118,8 @@ def check_finite(
             continue
         if time_axis is not None and arr.ndim:
             axis = time_axis % arr.ndim
-            first_step = int(np.argmax(bad.any(axis=tuple(a for a in range(arr.ndim) if a != axis))))
+            others = tuple(a for a in range(arr.ndim) if a != axis)
+            first_step = int(np.argmax(bad.any(axis=others)))
         else:
             first_step = 0
         found.append((first_step, len(found), path, arr, bad))

@@ -106,7 +106,9 @@ def parameters_dataclass(clz: type) -> type:
                     f"Missing field {name} in state dict while restoring an instance of "
                     f"{clz.__name__}, at path {serialization.current_path()}"
                 )
-            updates[name] = serialization.from_state_dict(getattr(x, name), state.pop(name), name=name)
+            updates[name] = serialization.from_state_dict(
+                getattr(x, name), state.pop(name), name=name
+            )
         if state:
             raise ValueError(
                 f"Unknown field(s) {sorted(state)} in state dict while restoring an instance of "

@@ -107,6 +107,8 @@ SurrogateLike = Union[str, Surrogate, Callable[[jax.Array, jax.Array], jax.Array
 def heaviside(x: jax.Array) -> jax.Array:
     """Heaviside step, ``1`` where ``x > 0`` and ``0`` elsewhere, in ``x``'s dtype (no gradient).
 
+    A plain comparison: ``nan`` gives ``0`` here, unlike :func:`threshold`, which keeps it.
+
     Example:
         >>> import jax.numpy as jnp
         >>> from spikejax.functional import heaviside
