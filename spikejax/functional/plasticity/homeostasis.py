@@ -31,16 +31,15 @@ from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from .._model import NeuronParameters, check_dt
+from .._model import NeuronParameters, parameters_dataclass, check_dt
 from .._validate import check_array
 from ._common import REDUCTIONS, check_choice, check_finite_fields, float_dtype, reduce_batch
 
 __all__ = ["AdaptiveThresholdParameters", "AdaptiveThresholdState", "adaptive_threshold_step"]
 
 
-@struct.dataclass
+@parameters_dataclass
 class AdaptiveThresholdParameters(NeuronParameters):
     """Parameters of the adaptive threshold.
 

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from .._model import NeuronParameters, check_dt
+from .._model import NeuronParameters, parameters_dataclass, check_dt
 from ._common import (
     check_finite_fields,
     REDUCTIONS,
@@ -82,7 +82,7 @@ __all__ = [
 _DENSE = Geometry(False)
 
 
-@struct.dataclass
+@parameters_dataclass
 class MSTDPParameters(NeuronParameters):
     """Parameters of MSTDP and MSTDPET (Florian 2007), inverse time constants in 1/s.
 

@@ -60,7 +60,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from .._model import NeuronParameters, check_dt
+from .._model import NeuronParameters, parameters_dataclass, check_dt
 from ._common import (
     check_finite_fields,
     Geometry,
@@ -90,7 +90,7 @@ __all__ = [
 STDP_ALGORITHMS = ("additive", "additive_step", "multiplicative_pow", "multiplicative_relu")
 
 
-@struct.dataclass
+@parameters_dataclass
 class STDPParameters(NeuronParameters):
     """Parameters of pair STDP (Norse's names, units and defaults).
 

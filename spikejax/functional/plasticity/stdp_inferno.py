@@ -49,7 +49,7 @@ from typing import Callable, Optional
 import jax
 from flax import struct
 
-from .._model import NeuronParameters, check_dt
+from .._model import NeuronParameters, parameters_dataclass, check_dt
 from ._common import (
     check_finite_fields,
     REDUCTIONS,
@@ -73,7 +73,7 @@ __all__ = ["InfernoSTDPParameters", "inferno_stdp_step", "INFERNO_TRACE_MODES"]
 INFERNO_TRACE_MODES = ("cumulative", "nearest")
 
 
-@struct.dataclass
+@parameters_dataclass
 class InfernoSTDPParameters(NeuronParameters):
     """Parameters of Inferno's ``STDP`` trainer (time constants in ms, as Inferno).
 

@@ -34,9 +34,8 @@ from typing import NamedTuple, Optional
 import numpy as np
 import jax
 import jax.numpy as jnp
-from flax import struct
 
-from .._model import NeuronParameters, check_dt, check_step_input, rest_like
+from .._model import NeuronParameters, parameters_dataclass, check_dt, check_step_input, rest_like
 from .._validate import check_array, check_range, is_concrete
 from ._common import check_finite_fields, float_dtype
 
@@ -48,7 +47,7 @@ __all__ = [
 ]
 
 
-@struct.dataclass
+@parameters_dataclass
 class TsodyksMakramParameters(NeuronParameters):
     """Parameters of the Tsodyks-Markram model (Norse's names, units and defaults).
 

@@ -245,3 +245,26 @@ def test_bad_shapes():
         stdp_step(jnp.ones((1, 1, 2, 2)), jnp.ones((1, 2, 1, 1)), None, kernel, conv)
     with pytest.raises(ValueError, match=r"post has shape \(1, 2, 5, 5\), expected \(1, 2, 3, 3\)"):
         stdp_step(jnp.ones((1, 1, 5, 5)), jnp.ones((1, 2, 5, 5)), None, kernel, conv)
+
+
+def test_parameter_pytrees_rebuilt_by_jax_are_not_validated():
+    # Negated time constants (a gradient or an optimizer state can hold such values) must rebuild
+    # without the checks that user-written parameters get.
+    import jax
+
+    from spikejax.functional.plasticity import (
+        AdaptiveThresholdParameters,
+        InfernoSTDPParameters,
+        MSTDPParameters,
+        STDPParameters,
+        TsodyksMakramParameters,
+    )
+
+    for cls in (STDPParameters, InfernoSTDPParameters, MSTDPParameters, AdaptiveThresholdParameters,
+                TsodyksMakramParameters):
+        negated = jax.tree.map(lambda x: -x - 1.0, cls())
+        assert type(negated) is cls
+        with pytest.raises(ValueError, match=cls.__name__):
+            jax.tree.map(lambda x: -x - 1.0, cls()).__class__(**{
+                name: getattr(negated, name) for name in cls.__dataclass_fields__
+            })
