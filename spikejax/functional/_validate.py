@@ -39,7 +39,11 @@ def check_finite_value(name: str, value: Any) -> None:
     if is_concrete(value):
         arr = np.asarray(value)
         if np.issubdtype(arr.dtype, np.inexact) and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must be finite, got {_short(value)}")
+            bad = arr[~np.isfinite(arr)]
+            raise ValueError(
+                f"{name} must be finite, got {_short(value)}"
+                + (f" ({bad.size} non-finite entries, e.g. {bad.flat[0]})" if arr.size > 6 else "")
+            )
 
 
 def check_below(name: str, value: Any, limit_name: str, limit: Any, why: str = "") -> None:

@@ -49,8 +49,8 @@ import numpy as np
 
 from ._model import check_dt
 from ._validate import (
-    _short,
     check_array,
+    check_finite_value,
     check_int,
     check_key,
     check_non_negative,
@@ -73,22 +73,10 @@ def _float_dtype(x: jax.Array):
     return x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else jnp.dtype(jnp.float32)
 
 
-def _check_finite(name: str, value) -> None:
-    """``ValueError`` if a concrete ``value`` holds NaN or an infinity (a NaN never spikes)."""
-    if is_concrete(value):
-        array = np.asarray(value)
-        if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
-            bad = array[~np.isfinite(array)]
-            raise ValueError(
-                f"{name} must be finite, got {_short(value)}"
-                + (f" ({bad.size} non-finite entries, e.g. {bad.flat[0]})" if array.size > 6 else "")
-            )
-
-
 def _check_rate_args(key, input_values, f_max, dt, signed: bool = False) -> None:
     check_key(key)
     check_array("input_values", input_values)
-    _check_finite("input_values", input_values)
+    check_finite_value("input_values", input_values)
     if not signed and is_concrete(input_values) and np.any(np.asarray(input_values) < 0):
         raise ValueError(
             f"input_values must be non-negative intensities (a negative one never spikes), got "
@@ -96,9 +84,9 @@ def _check_rate_args(key, input_values, f_max, dt, signed: bool = False) -> None
             f"signed values"
         )
     check_non_negative("f_max", f_max)
-    _check_finite("f_max", f_max)
+    check_finite_value("f_max", f_max)
     check_dt(dt)
-    _check_finite("dt", dt)
+    check_finite_value("dt", dt)
 
 
 @functools.partial(jax.jit, static_argnames=("shape", "signed"))
@@ -237,16 +225,16 @@ def homogeneous_poisson_encode(
     if not is_concrete(step_time):
         raise TypeError(f"step_time must be a concrete number of ms, got {type(step_time).__name__}")
     check_positive("step_time", step_time)
-    _check_finite("step_time", step_time)
+    check_finite_value("step_time", step_time)
     check_non_negative("frequency", frequency)
-    _check_finite("frequency", frequency)
-    _check_finite("input_values", input_values)
+    check_finite_value("frequency", frequency)
+    check_finite_value("input_values", input_values)
     check_non_negative("input_values", input_values)
     if refrac is not None:
         if not is_concrete(refrac):
             raise TypeError(f"refrac must be a concrete number of ms or None, got {type(refrac).__name__}")
         check_non_negative("refrac", refrac)
-        _check_finite("refrac", refrac)
+        check_finite_value("refrac", refrac)
     ratio = 1.0 if refrac is None else float(refrac) / float(step_time)
     # Round up (bar float noise such as 0.3 / 0.1 = 3.0000000000000004) so spikes keep refrac apart.
     refrac_steps = max(1, math.ceil(ratio - 1e-9))

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from ._model import check_dt
 from ._validate import (
     check_array,
+    check_finite_value,
     check_int,
     check_min_rank,
     check_non_negative,
@@ -52,12 +53,6 @@ __all__ = [
 
 #: The latency codes of :func:`latency_encode`: snnTorch's logarithmic and linear codes.
 LATENCY_METHODS = ("log", "linear")
-
-
-def _check_finite(name: str, value) -> None:
-    from .encode import _check_finite as check  # one definition; encode imports this module
-
-    check(name, value)
 
 
 def _float_dtype(x: jax.Array):
@@ -123,7 +118,7 @@ def constant_current_lif_encode(
                [0., 0., 1., 1.]], dtype=float32)
     """
     check_array("input_current", input_current)
-    _check_finite("input_current", input_current)
+    check_finite_value("input_current", input_current)
     length = check_int("seq_length", seq_length)
     check_dt(dt)
     current = jnp.asarray(input_current, _float_dtype(input_current))
@@ -200,7 +195,7 @@ def latency_code(
     start = check_int("first_spike_time", first_spike_time, minimum=0)
     if start > length - 1:
         raise ValueError(f"first_spike_time must be <= num_steps - 1 = {length - 1}, got {start}")
-    _check_finite("input_values", input_values)  # NaN passes a range check
+    check_finite_value("input_values", input_values)  # NaN passes a range check
     check_range("input_values", input_values, 0.0, 1.0)
     x = jnp.asarray(input_values, jnp.float32)
     if method == "linear":
@@ -291,7 +286,7 @@ def delta_encode(data, threshold=0.1, *, padding: bool = False, off_spike: bool 
         Array([ 1.,  1., -1.,  1.,  0.], dtype=float32)
     """
     check_min_rank("data", data, 1, "(T, ...)")
-    _check_finite("data", data)
+    check_finite_value("data", data)
     check_non_negative("threshold", threshold)
     first = data[:1] if padding else jnp.zeros_like(data[:1])
     change = data - jnp.concatenate([first, data[:-1]])
