@@ -169,6 +169,15 @@ class _NeuronBase(StatefulModule):
         return (jnp.asarray(input_tensor, self.dtype),
                 *jax.tree_util.tree_map(cast, (state, p, *weights)))
 
+    def _promote_state(self, state):
+        """A given state in ``self.dtype`` (its floating leaves cast), as :meth:`_promote` does."""
+        if self.dtype is None or state is None:
+            return state
+        cast = lambda a: (
+            a.astype(self.dtype) if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) else a
+        )
+        return jax.tree_util.tree_map(cast, state)
+
     def _accepts_detach_reset(self) -> bool:
         steps = (self.model.feed_forward_step, self.model.recurrent_step)
         return all(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
-from typing import Any, ClassVar, Optional
+from typing import Any, Callable, ClassVar, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -33,10 +33,10 @@ from flax import nnx
 
 from ..functional._model import NeuronModel
 from ..functional._validate import check_min_rank, check_rank
-from ..functional.integrate import run
-from ..kernels import FUSED_MODELS, neuron_sequence, select_implementation
+from ..kernels import FUSED_MODELS
 from ..kernels.lif import _check_implementation
 from ._base import StatefulModule, _NeuronBase, is_stateful  # noqa: F401 (StatefulModule, is_stateful: re-exported)
+from ._runner import run_sequence
 from ._docs import DOC, KERNEL_ARGS, RECURRENT_ARGS, RECURRENT_EXTRA, SEQUENCE_ARGS, SEQUENCE_CALL
 
 __all__ = [
@@ -170,43 +170,31 @@ class NeuronLayer(_NeuronBase):
         input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p = self._promote(input_tensor, state)
         dt, options = self.dt, self._step_options()
-        if self._takes_kernel(input_tensor, steps, options):
-            if steps is not None:  # the kernel reads one row per step
-                input_tensor = jnp.broadcast_to(input_tensor, (steps,) + input_tensor.shape)
-            return neuron_sequence(
-                self.model, input_tensor, state, p, dt, implementation="pallas", **options
-            )
-        if state is None:
-            # The rest state up front keeps the whole sequence in one scan (run() would otherwise
-            # take the first step outside the scan and concatenate, doubling the cost).
-            state = self.model.feed_forward_state(step_shape, p, input_tensor.dtype)
 
         def step(x, s):
             return self.model.feed_forward_step(x, s, p, dt, **options)
 
-        return self._scan(step, state, input_tensor, steps)
-
-    def _takes_kernel(self, input_tensor, steps, options) -> bool:
-        """Whether this call runs the fused kernel: always for ``"pallas"``; for ``"auto"`` when
-        :func:`~spikejax.kernels.select_implementation` picks it (a GPU, a fused model, a
-        kernel dtype and options), on a sequence (not ``steps``) and without ``record_states``."""
-        if self.implementation != "auto":
-            return self.implementation == "pallas"
-        if steps is not None or self.record_states:
-            return False
-        return select_implementation(self.model, input_tensor, options=options) == "pallas"
-
-    def _scan(self, step, state, input_tensor, steps):
-        states, outputs = run(
-            step,
-            state,
-            input_tensor,
-            length=steps,
-            unroll=self.unroll,
-            remat=self.remat,
-            record_states=self.record_states,
+        return run_sequence(
+            step, state, input_tensor, steps=steps, unroll=self.unroll, remat=self.remat,
+            record_states=self.record_states, implementation=self.implementation,
+            model=self.model, p=p, dt=dt, options=options,
+            # The rest state up front keeps the whole sequence in one scan (run() would
+            # otherwise take the first step outside the scan and concatenate).
+            rest_state=lambda: self.model.feed_forward_state(step_shape, p, input_tensor.dtype),
         )
-        return outputs, states
+
+    def _loop_step(self) -> "LoopStep":
+        """This layer as one step of a time loop (see :class:`LoopStep`)."""
+        p = self._promote(jnp.zeros(()), None)[2]  # the parameters in self.dtype
+        dt, options = self.dt, self._step_options()
+
+        def step(x, s):
+            return self.model.feed_forward_step(_step_input(self, x), s, p, dt, **options)
+
+        def rest(x):
+            return self.model.feed_forward_state(x.shape, p, _step_dtype(self, x.dtype))
+
+        return LoopStep(step, rest, self._promote_state, self.record_states, self.unroll, self.remat)
 
 
 class _RecurrentBase(_NeuronBase):
@@ -355,13 +343,66 @@ class NeuronRecurrentLayer(_RecurrentBase):
         input_tensor = _float_input(self, input_tensor)
         input_tensor, state, p, w_in, w_rec = self._promote(input_tensor, state, *self.weights())
         dt, options = self.dt, self._step_options()
-        if state is None:
-            state = self.model.recurrent_state(batch_shape + (self.hidden_size,), p, input_tensor.dtype)
 
         def step(x, s):
             return self.model.recurrent_step(x, s, w_in, w_rec, p, dt, **options)
 
-        return NeuronLayer._scan(self, step, state, input_tensor, steps)
+        shape = batch_shape + (self.hidden_size,)
+        return run_sequence(
+            step, state, input_tensor, steps=steps, unroll=self.unroll, remat=self.remat,
+            record_states=self.record_states,
+            rest_state=lambda: self.model.recurrent_state(shape, p, input_tensor.dtype),
+        )
+
+    def _loop_step(self) -> "LoopStep":
+        """This layer as one step of a time loop (see :class:`LoopStep`)."""
+        _, _, p, w_in, w_rec = self._promote(jnp.zeros(()), None, *self.weights())
+        dt, options = self.dt, self._step_options()
+
+        def step(x, s):
+            self._check_input(x, (1, 2), "(B, input_size) or (input_size,) per step")
+            return self.model.recurrent_step(_step_input(self, x), s, w_in, w_rec, p, dt, **options)
+
+        def rest(x):
+            shape = tuple(x.shape[:-1]) + (self.hidden_size,)
+            return self.model.recurrent_state(shape, p, _step_dtype(self, x.dtype))
+
+        return LoopStep(step, rest, self._promote_state, self.record_states, self.unroll, self.remat)
+
+
+class LoopStep(NamedTuple):
+    """A sequence layer taken apart into one step, for a time loop that runs a whole stack
+    (:class:`~spikejax.nn.SequentialState`).
+
+    Attributes:
+        step: ``(x, state) -> (y, state)`` for one step ``x`` ``(B, ...)``.
+        rest: ``x -> state``: the rest state for steps shaped like ``x`` (an array or a
+            ``jax.ShapeDtypeStruct``).
+        prepare: ``state -> state``: a given initial state in the layer's dtype.
+        record_states: the layer returns its state after every step, not the last one.
+        unroll, remat: the layer's scan options.
+    """
+
+    step: Callable[[Any, Any], tuple[Any, Any]]
+    rest: Callable[[Any], Any]
+    prepare: Callable[[Any], Any]
+    record_states: bool
+    unroll: int | bool
+    remat: bool | int
+
+
+def _step_dtype(module: _NeuronBase, dtype: Any) -> Any:
+    """The dtype an input of ``dtype`` computes in (``_float_input``, then ``module.dtype``)."""
+    if module.dtype is not None:
+        return jnp.dtype(module.dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        return jnp.dtype(jnp.result_type(float))
+    return jnp.dtype(dtype)
+
+
+def _step_input(module: _NeuronBase, x: Any) -> Any:
+    """One step's input as the layer computes it, the same cast as a whole sequence gets."""
+    return jnp.asarray(x, _step_dtype(module, x.dtype))
 
 
 def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:

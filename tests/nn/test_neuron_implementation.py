@@ -15,6 +15,7 @@ from flax import nnx
 from spikejax.functional import MODELS
 from spikejax.kernels import FUSED_MODELS
 from spikejax.nn import ALIF, LIF, LIFRefrac, LSNN, MODULES
+from spikejax.nn._runner import takes_kernel
 
 T, B, N_IN, N = 6, 2, 5, 12
 
@@ -112,7 +113,7 @@ def test_auto_takes_the_scan_on_cpu_and_the_kernel_on_a_gpu(monkeypatch):
     xs = jnp.ones((T, B, N))
     layer = LIF()
     assert layer.implementation == "auto"
-    assert not layer._takes_kernel(xs, None, {})
+    assert not takes_kernel(layer.model, layer.implementation, xs)
     assert not _has_kernel(layer, xs)
     z_auto, s_auto = layer(xs)
     z_scan, s_scan = LIF(implementation="scan")(xs)

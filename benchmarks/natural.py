@@ -1,0 +1,172 @@
+"""The tutorial-5 network written the natural way against hand-written JAX, same run.
+
+snnTorch's tutorial-5 network: 784-1000-10, Leaky neurons (beta 0.95, subtract reset, atan
+surrogate), 25 time steps, Adam (lr 5e-4), batch 128, MNIST. Two versions train on the same
+batches from the same weights, in this one process:
+
+* **natural**: what a new user writes from the README, a ``SequentialState(Lift(nnx.Linear(784,
+  1000)), Leaky(p), Lift(nnx.Linear(1000, 10)), Leaky(p, record_states=True))`` called on the
+  image once, ``model(image, steps=25)`` (with ``--broadcast``: on the image broadcast over the
+  25 steps, ``model(jnp.broadcast_to(image, (25, ...)))``, the only way before ``steps=``);
+* **hand-written**: one ``lax.scan`` in plain JAX, the first layer computed once
+  (:func:`benchmarks.train_speed.hand_forward`).
+
+The loss is the cross-entropy of the output membrane summed over the steps. Prints the seconds
+per epoch (or per ``--batches N`` batches) of each and their ratio; ``--output`` writes JSON.
+
+    python -m benchmarks.natural                     # one epoch (468 batches)
+    python -m benchmarks.natural --batches 60        # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from benchmarks._results import command_line, write_json
+from benchmarks.train_speed import BETA, HIDDEN, LR, T, hand_forward, loss_and_accuracy
+from spikejax import data as sdata
+from spikejax import train
+from spikejax.functional import LeakyParameters
+from spikejax.nn import Leaky, Lift, SequentialState
+
+
+def natural_model(rngs: nnx.Rngs) -> SequentialState:
+    """The network as the README writes it: lifted Linear layers and Leaky sequence layers."""
+    p = LeakyParameters(beta=BETA)
+    return SequentialState(
+        Lift(nnx.Linear(784, HIDDEN, rngs=rngs)),
+        Leaky(p),
+        Lift(nnx.Linear(HIDDEN, 10, rngs=rngs)),
+        Leaky(p, record_states=True),
+    )
+
+
+def natural_forward(model: SequentialState, images: jax.Array, broadcast: bool = False):
+    """``(output spikes, output membranes)``, both ``(T, B, 10)``."""
+    flat = images.reshape(images.shape[0], -1)
+    if broadcast:
+        out_spikes, state = model(jnp.broadcast_to(flat, (T,) + flat.shape))
+    else:
+        out_spikes, state = model(flat, steps=T)
+    return out_spikes, state[-1].mem
+
+
+def time_natural(model, batches, broadcast):
+    optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, x, y):
+        def loss_fn(model):
+            return loss_and_accuracy(*natural_forward(model, x, broadcast), y)
+
+        (loss, accuracy), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+        optimizer.update(model, grads)
+        return loss, accuracy
+
+    before = jax.tree_util.tree_map(jnp.copy, nnx.state((model, optimizer)))
+    began = time.perf_counter()
+    jax.block_until_ready(step(model, optimizer, batches[0]["x"], batches[0]["y"]))
+    compile_seconds = time.perf_counter() - began
+    nnx.update((model, optimizer), before)
+    began = time.perf_counter()
+    for batch in batches:
+        loss, accuracy = step(model, optimizer, batch["x"], batch["y"])
+    jax.block_until_ready((loss, nnx.state(model)))
+    return time.perf_counter() - began, compile_seconds, float(loss)
+
+
+def time_hand_written(params, batches):
+    tx = optax.adam(LR)
+    opt_state = tx.init(params)
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(params):
+            return loss_and_accuracy(*hand_forward(params, x), y)
+
+        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    began = time.perf_counter()
+    jax.block_until_ready(step(params, opt_state, batches[0]["x"], batches[0]["y"]))
+    compile_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    for batch in batches:
+        params, opt_state, loss = step(params, opt_state, batch["x"], batch["y"])
+    jax.block_until_ready(params)
+    return time.perf_counter() - began, compile_seconds, float(loss)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=None,
+                        help="time the first N batches of 128 (default: one epoch, 468)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="alternate the two versions this many times; the best of each counts")
+    parser.add_argument("--broadcast", action="store_true",
+                        help="give the natural version the image broadcast over time, not steps=")
+    parser.add_argument("--output", default=None, help="write the result as JSON here")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+    for name in ("batches", "repeats"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} must be a positive integer, got {value}")
+
+    images, labels = sdata.load("mnist", "train", data_dir=args.data_dir)
+    if args.batches is not None:
+        images, labels = images[: args.batches * 128], labels[: args.batches * 128]
+    batches = [
+        {"x": jnp.asarray(sdata.normalize(x)), "y": jnp.asarray(y)}
+        for x, y in sdata.batches(images, labels, 128, shuffle_seed=0, drop_last=True)
+    ]
+    if not batches:
+        parser.error(f"no full batch of 128 in {len(images)} images")
+    seconds = {"natural": [], "hand_written": []}
+    compile_seconds, losses = {}, {}
+    for _ in range(args.repeats):
+        model = natural_model(nnx.Rngs(0))
+        params = {"w1": model[0].module.kernel[...], "b1": model[0].module.bias[...],
+                  "w2": model[2].module.kernel[...], "b2": model[2].module.bias[...]}
+        hand, compile_seconds["hand_written"], losses["hand_written"] = time_hand_written(params, batches)
+        ours, compile_seconds["natural"], losses["natural"] = time_natural(model, batches, args.broadcast)
+        seconds["hand_written"].append(hand)
+        seconds["natural"].append(ours)
+    best = {key: min(values) for key, values in seconds.items()}
+    ratio = best["natural"] / best["hand_written"]
+    way = "broadcast image" if args.broadcast else "steps="
+    print(f"{len(batches)} batches of 128, best of {args.repeats}")
+    print(f"{'version':34s} {'seconds':>9s} {'compile s':>10s} {'last loss':>10s}")
+    for key, name in (("hand_written", "hand-written JAX (one lax.scan)"),
+                      ("natural", f"SequentialState ({way})")):
+        print(f"{name:34s} {best[key]:9.2f} {compile_seconds[key]:10.2f} {losses[key]:10.4f}")
+    print(f"natural / hand-written: {ratio:.3f} (goal <= 1.1)")
+    result = {
+        "benchmark": "natural",
+        "network": "784-1000-10 Leaky(beta=0.95), T=25, Adam 5e-4, batch 128",
+        "natural_input": way,
+        "batches": len(batches),
+        "repeats": args.repeats,
+        "seconds": seconds,
+        "best_seconds": best,
+        "compile_seconds": compile_seconds,
+        "last_loss": losses,
+        "ratio": ratio,
+        "environment": train.environment(),
+        "command": command_line("benchmarks.natural", argv),
+    }
+    if args.output:
+        write_json(result, args.output)
+    return result
+
+
+if __name__ == "__main__":
+    main()
