@@ -103,6 +103,10 @@ class NeuronCell(_NeuronBase):
         input_tensor, state, p = self._promote(input_tensor, state)
         return self.model.feed_forward_step(input_tensor, state, p, self.dt, **self._step_options())
 
+    def _loop_step(self) -> "LoopStep":
+        """This cell as one step of a time loop (see :class:`LoopStep`)."""
+        return NeuronLayer._loop_step(self)._replace(record_states=False, unroll=1, remat=False)
+
 
 class NeuronLayer(_NeuronBase):
     """A neuron model scanned over a sequence ``(T, B, ...)`` (Norse's ``X``); on a GPU, models
@@ -194,7 +198,10 @@ class NeuronLayer(_NeuronBase):
         def rest(x):
             return self.model.feed_forward_state(x.shape, p, _step_dtype(self, x.dtype))
 
-        return LoopStep(step, rest, self._promote_state, self.record_states, self.unroll, self.remat)
+        return LoopStep(
+            step, rest, self._promote_state, getattr(self, "record_states", False),
+            getattr(self, "unroll", 1), getattr(self, "remat", False),
+        )
 
 
 class _RecurrentBase(_NeuronBase):

@@ -9,7 +9,7 @@ rematerialised). The sequence modules of :mod:`spikejax.nn` and
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from ..functional.integrate import run
 from ..kernels import neuron_sequence, select_implementation
 
-__all__ = ["run_sequence", "takes_kernel"]
+__all__ = ["run_sequence", "run_stack", "takes_kernel"]
 
 
 def takes_kernel(
@@ -112,3 +112,103 @@ def run_sequence(
 def abstract_currents(dtype: Any) -> jax.ShapeDtypeStruct:
     """A stand-in sequence of ``dtype`` for :func:`takes_kernel` before the shapes are known."""
     return jax.ShapeDtypeStruct((1, 1, 1), jnp.dtype(dtype))
+
+
+def _most_unrolled(values) -> int | bool:
+    values = list(values)
+    if any(value is True for value in values):
+        return True
+    return max([int(value) for value in values if value is not False] or [1])
+
+
+def _first_remat(values) -> bool | int:
+    return next((value for value in values if value is not False), False)
+
+
+def run_stack(
+    layers: Sequence[Any],
+    states: Sequence[Any],
+    inputs: Any,
+    *,
+    steps: Optional[int] = None,
+    unroll: int | bool | None = None,
+    remat: bool | int | None = None,
+    return_hidden: bool = False,
+    call: Optional[Callable[[int, Callable, Any, Any], tuple[Any, Any]]] = None,
+) -> tuple[Any, list]:
+    """Run a stack of layers, each given as a ``LoopStep`` (``spikejax.nn._neuron``), in ONE
+    time loop: every step passes its input through all the layers in turn.
+
+    Args:
+        layers: one ``LoopStep`` per layer: ``step(x, s) -> (y, s)``; ``rest(x)`` the rest state
+            for steps shaped like ``x`` (``None``: the step builds its own from ``s=None``);
+            ``prepare(s)`` a given state in the layer's dtype; ``record_states``, ``unroll``,
+            ``remat``.
+        states: one initial state per layer, ``None`` for the rest state (or no state).
+        inputs: a sequence ``(T, B, ...)``, or with ``steps`` the input of every step.
+        steps: the number of steps on the constant ``inputs``.
+        unroll, remat: of the one loop; ``None`` takes the most unrolled of the layers' and the
+            first rematerialisation any layer asks for.
+        return_hidden: return every layer's outputs ``(T, B, ...)`` as a list, not the last.
+        call: ``call(index, step, x, s) -> (y, s)`` runs layer ``index``'s step (to check or
+            annotate errors); ``None`` calls ``step(x, s)``.
+
+    Returns:
+        ``(outputs, states)``: the last layer's outputs (or the list of every layer's), and one
+        state per layer: the last one, or every step's for layers with ``record_states``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import LIF, LIFCell
+        >>> from spikejax.nn._runner import run_stack
+        >>> layers = [LIF()._loop_step(), LIFCell()._loop_step()]
+        >>> spikes, (s1, s2) = run_stack(layers, [None, None], jnp.full((2, 3), 20.0), steps=9)
+        >>> spikes.shape, s2.v.shape
+        ((9, 2, 3), (2, 3))
+    """
+    if len(states) != len(layers):
+        raise ValueError(f"states must have one entry per layer ({len(layers)}), got {len(states)}")
+    call = call or (lambda index, step, x, s: step(x, s))
+    unroll = _most_unrolled(layer.unroll for layer in layers) if unroll is None else unroll
+    remat = _first_remat(layer.remat for layer in layers) if remat is None else remat
+    states = [s if s is None else layer.prepare(s) for layer, s in zip(layers, states)]
+
+    if any(s is None for s in states):
+        # The rest states need each layer's input shape: trace one step abstractly for it.
+        shapes: list = [None] * len(layers)
+
+        def probe(x):
+            for index, (layer, s) in enumerate(zip(layers, states)):
+                shapes[index] = jax.ShapeDtypeStruct(x.shape, x.dtype)
+                if s is None and layer.rest is not None:
+                    s = layer.rest(x)
+                x, _ = call(index, layer.step, x, s)
+            return x
+
+        first = inputs if steps is not None else jax.tree_util.tree_map(lambda a: a[0], inputs)
+        jax.eval_shape(probe, first)
+        states = [
+            layer.rest(shape) if s is None and layer.rest is not None else s
+            for layer, s, shape in zip(layers, states, shapes)
+        ]
+    # A layer that cannot say its rest state (a user's cell) builds it in the first step, which
+    # run() then takes outside the scan.
+    lazy = any(s is None and layer.rest is None for layer, s in zip(layers, states))
+
+    def body(x, carry):
+        carry = tuple(states) if carry is None else carry
+        hidden, new, recorded = [], [], []
+        for index, (layer, s) in enumerate(zip(layers, carry)):
+            x, s = call(index, layer.step, x, s)
+            hidden.append(x)
+            new.append(s)
+            if layer.record_states:
+                recorded.append(s)
+        return (hidden if return_hidden else x, recorded), tuple(new)
+
+    (outputs, recorded), final = run_sequence(
+        body, None if lazy else tuple(states), inputs, steps=steps, unroll=unroll, remat=remat
+    )
+    recorded = iter(recorded)
+    result = [next(recorded) if layer.record_states else s for layer, s in zip(layers, final)]
+    return outputs, result
