@@ -135,7 +135,11 @@ def _tanh(x, alpha):
 
 def _circ(x, alpha):
     # Norse writes this as 2a * (1 / (2 sqrt(a^2 + x^2)) - x^2 / (2 (a^2 + x^2)^1.5)).
-    return alpha**3 / (alpha**2 + x**2) ** 1.5
+    # Divided through by alpha^3: 1 / (1 + (x / alpha)^2)^1.5, s^1.5 as s * sqrt(s). Inside a
+    # Pallas kernel alpha is a constant, and Pallas' Triton lowering (jax 0.10) fails on
+    # alpha**3, an integer power of a constant.
+    s = 1.0 + (x / alpha) ** 2
+    return 1.0 / (s * jnp.sqrt(s))
 
 
 def _heavi_erfc(x, alpha):

@@ -29,25 +29,42 @@ exactly as the scan sees it (``dt * tau_mem_inv`` is then folded in double preci
 every array leaf (and an array ``dt``) is broadcast to the neurons and passed as one row per
 leaf, which is what makes its gradient flow: the backward kernel accumulates the per-neuron
 parameter gradients over time, and ordinary autodiff of the broadcast sums them to the leaf's
-shape. Array parameters are cast to the input dtype; the kernel computes in that dtype.
+shape.
+
+Precision: the kernel computes in float32 whatever the input dtype. Currents, states and
+output cotangents of 16 bits (bfloat16, float16) are cast to float32 as they are loaded and the
+results back to the input dtype as they are stored; parameter rows and the checkpoints are kept
+in float32. A bfloat16 call of the kernel therefore equals the float32 scan of the same
+(bfloat16-valued) inputs, rounded to bfloat16, not the bfloat16 scan, whose every step rounds.
+(Pallas' Triton lowering also has no 16-bit division.)
+
+Memory order: each chunk of ``checkpoint_every`` steps loads all its input rows before it
+stores anything. The compiler cannot prove that an output row does not alias a later input
+row, so a store placed between two loads serialises them; loading first lets the loads overlap.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax.experimental import pallas as pl
 
-__all__ = ["FusedConfig", "fused_sequence"]
+__all__ = ["FusedConfig", "GpuTarget", "auto_block", "fused_sequence", "gpu_target",
+           "kernel_lowering_error"]
 
-# Neurons per warp: a program of `block` neurons gets block // _NEURONS_PER_WARP warps (1 to 8),
-# 4 neurons per thread of 32 lanes; not tuned on a GPU yet.
-_NEURONS_PER_WARP = 128
+# One neuron per thread: a program of `block` neurons gets block // 32 warps (1 to 32). With 4
+# neurons per thread (4 warps per 512) the backward kernels, which hold a whole chunk of states
+# per neuron, took 113-255 registers on sm_90 and ALIF's spilled; one per thread about 100.
+_NEURONS_PER_WARP = 32
+_MAX_WARPS = 32
+
+# The kernel's arithmetic type for every supported input dtype (see "Precision" above).
+COMPUTE_DTYPE = jnp.float32
 
 
 class FusedConfig(NamedTuple):
@@ -67,6 +84,7 @@ class FusedConfig(NamedTuple):
     block: int
     checkpoint_every: int
     interpret: bool
+    compute_dtype: Any = COMPUTE_DTYPE
 
 
 def _leaves_with_rows(config: FusedConfig, rows):
@@ -93,8 +111,12 @@ def _step_fn(config: FusedConfig):
     return step
 
 
-def _load_rows(ref, count):
-    return tuple(ref[r] for r in range(count))
+def _load_rows(ref, count, dtype):
+    return tuple(ref[r].astype(dtype) for r in range(count))
+
+
+def _store(ref, index, value):
+    ref[index] = value.astype(ref.dtype)
 
 
 def _forward_kernel(config: FusedConfig, n_state: int, save: bool):
@@ -102,31 +124,38 @@ def _forward_kernel(config: FusedConfig, n_state: int, save: bool):
     every = config.checkpoint_every
     full, tail = divmod(config.length, every)
 
+    compute = config.compute_dtype
+
     def kernel(xs_ref, state_ref, *refs):
         if config.n_rows:
             params_ref, *refs = refs
-            params = _load_rows(params_ref, config.n_rows)
+            params = _load_rows(params_ref, config.n_rows, compute)
         else:
             params = ()
         out_ref, final_ref, *ckpt = refs
 
         def chunk(c, count, state):
+            start = c * every
+            # Every load of the chunk before its first store (see "Memory order").
+            xs = [xs_ref[start + s].astype(compute) for s in range(count)]
             if save:
                 for f in range(n_state):
-                    ckpt[0][c * n_state + f] = state[f]
-            for s in range(count):  # unrolled: independent steps overlap their memory access
-                t = c * every + s
-                out, state = step(xs_ref[t], state, params)
-                out_ref[t] = out
+                    _store(ckpt[0], c * n_state + f, state[f])
+            outs = []
+            for s in range(count):  # unrolled: the state stays in registers
+                out, state = step(xs[s], state, params)
+                outs.append(out)
+            for s in range(count):
+                _store(out_ref, start + s, outs[s])
             return state
 
-        state = _load_rows(state_ref, n_state)
+        state = _load_rows(state_ref, n_state, compute)
         if full:
             state = lax.fori_loop(0, full, lambda c, s: chunk(c, every, s), state)
         if tail:
             state = chunk(full, tail, state)
         for f in range(n_state):
-            final_ref[f] = state[f]
+            _store(final_ref, f, state[f])
 
     return kernel
 
@@ -136,10 +165,12 @@ def _backward_kernel(config: FusedConfig, n_state: int):
     every = config.checkpoint_every
     full, tail = divmod(config.length, every)
 
+    compute = config.compute_dtype
+
     def kernel(xs_ref, ckpt_ref, gout_ref, gfinal_ref, *refs):
         if config.n_rows:
             params_ref, gxs_ref, gstate_ref, gparams_ref = refs
-            params = _load_rows(params_ref, config.n_rows)
+            params = _load_rows(params_ref, config.n_rows, compute)
         else:
             gxs_ref, gstate_ref = refs
             params = ()
@@ -147,29 +178,34 @@ def _backward_kernel(config: FusedConfig, n_state: int):
         def chunk(c, count, carry):
             gstate, gparams = carry
             start = c * every
-            states = [tuple(ckpt_ref[c * n_state + f] for f in range(n_state))]
-            xs = [xs_ref[start + s] for s in range(count)]
+            # Every load of the chunk before its first store (see "Memory order").
+            states = [tuple(ckpt_ref[c * n_state + f].astype(compute) for f in range(n_state))]
+            xs = [xs_ref[start + s].astype(compute) for s in range(count)]
+            gouts = [gout_ref[start + s].astype(compute) for s in range(count)]
             for s in range(count - 1):  # recompute the chunk's states from its checkpoint
                 states.append(step(xs[s], states[s], params)[1])
+            gxs = [None] * count
             for s in reversed(range(count)):
                 _, adjoint = jax.vjp(step, xs[s], states[s], params)
-                gx, gstate, gp = adjoint((gout_ref[start + s], gstate))
-                gxs_ref[start + s] = gx
+                gxs[s], gstate, gp = adjoint((gouts[s], gstate))
                 gparams = tuple(a + b.astype(a.dtype) for a, b in zip(gparams, gp))
+            for s in range(count):
+                _store(gxs_ref, start + s, gxs[s])
             return gstate, gparams
 
-        # Parameter gradients are sums over time: accumulate them in float32 at least.
-        acc = jnp.promote_types(xs_ref.dtype, jnp.float32)
-        carry = (_load_rows(gfinal_ref, n_state), tuple(jnp.zeros_like(p, acc) for p in params))
+        carry = (
+            _load_rows(gfinal_ref, n_state, compute),
+            tuple(jnp.zeros_like(p, compute) for p in params),
+        )
         if tail:
             carry = chunk(full, tail, carry)
         if full:
             carry = lax.fori_loop(0, full, lambda c, cy: chunk(full - 1 - c, every, cy), carry)
         gstate, gparams = carry
         for f in range(n_state):
-            gstate_ref[f] = gstate[f]
+            _store(gstate_ref, f, gstate[f])
         for r in range(config.n_rows):
-            gparams_ref[r] = gparams[r]
+            _store(gparams_ref, r, gparams[r])
 
     return kernel
 
@@ -180,13 +216,12 @@ def _call(config: FusedConfig, kernel, inputs, outputs):
     width = inputs[0].shape[1]
     spec = lambda rows: pl.BlockSpec((rows, block), lambda j: (0, j))
     kwargs = {}
-    if not config.interpret and jax.default_backend() == "gpu":
-        # The Triton lowering takes this grid-and-BlockSpec kernel as written; Mosaic GPU
-        # (the default) wants warp-group layouts that a per-row time loop does not give.
-        from jax.experimental.pallas import triton as pltriton
-
-        warps = max(1, min(8, block // _NEURONS_PER_WARP))
-        kwargs["compiler_params"] = pltriton.CompilerParams(num_warps=warps, num_stages=1)
+    if not config.interpret:
+        # Whenever the kernel is compiled, whatever the default backend (an export for CUDA
+        # from a CPU machine too): without these Pallas picks Mosaic GPU, which wants
+        # warp-group layouts that a per-row time loop does not give and cannot lower the
+        # surrogate's custom_jvp ("Resource estimation does not support custom_jvp_call").
+        kwargs["compiler_params"] = triton_params(block)
     return pl.pallas_call(
         kernel,
         out_shape=[jax.ShapeDtypeStruct(shape, dtype) for shape, dtype in outputs],
@@ -199,6 +234,14 @@ def _call(config: FusedConfig, kernel, inputs, outputs):
     )(*inputs)
 
 
+def triton_params(block: int):
+    """Pallas' Triton compiler parameters for a program of ``block`` neurons (one per thread)."""
+    from jax.experimental.pallas import triton as pltriton
+
+    warps = max(1, min(_MAX_WARPS, block // _NEURONS_PER_WARP))
+    return pltriton.CompilerParams(num_warps=warps, num_stages=1)
+
+
 def _checkpoints(config: FusedConfig) -> int:
     return -(-config.length // config.checkpoint_every)
 
@@ -208,7 +251,8 @@ def _forward(config: FusedConfig, xs, state, params, save: bool):
     inputs = [xs, state] + ([params] if config.n_rows else [])
     outputs = [(xs.shape, xs.dtype), (state.shape, state.dtype)]
     if save:
-        outputs.append(((_checkpoints(config) * n_state, xs.shape[1]), state.dtype))
+        # In the compute dtype: the backward pass recomputes exactly the forward's states.
+        outputs.append(((_checkpoints(config) * n_state, xs.shape[1]), config.compute_dtype))
     return _call(config, _forward_kernel(config, n_state, save), inputs, outputs)
 
 
@@ -231,8 +275,8 @@ def _fused_bwd(config, residuals, cotangents):
     outputs = [(xs.shape, xs.dtype), (gfinal.shape, xs.dtype)]
     if config.n_rows:
         inputs.append(params)
-        acc = jnp.promote_types(xs.dtype, jnp.float32)
-        outputs.append((params.shape, acc))
+        # Parameter gradients are sums over time, accumulated in the compute dtype.
+        outputs.append((params.shape, config.compute_dtype))
     grads = _call(config, _backward_kernel(config, n_state), inputs, outputs)
     if config.n_rows:
         gxs, gstate, gparams = grads
@@ -244,25 +288,118 @@ def _fused_bwd(config, residuals, cotangents):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
+class GpuTarget(NamedTuple):
+    """The GPU a kernel is compiled for: its kind (``"NVIDIA H100 80GB HBM3"``) and its cores."""
+
+    device_kind: str
+    num_cores: Optional[int]
+    abstract: bool  # named by jax.sharding.use_abstract_mesh, not a device of this process
+
+
+def gpu_target() -> Optional[GpuTarget]:
+    """The GPU being compiled for, or ``None`` when the target is not a GPU.
+
+    The abstract device of :func:`jax.sharding.use_abstract_mesh`, when one is set and is a GPU
+    (how a CPU machine lowers for CUDA, with :func:`jax.export.export`); otherwise the default
+    backend's first device if that backend is a GPU. Not ``jax.default_backend()`` alone: an
+    export for CUDA from a CPU machine compiles for a GPU.
+
+    Example:
+        >>> from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
+        >>> from spikejax.kernels._fused import gpu_target
+        >>> gpu_target() is None                       # a CPU machine
+        True
+        >>> h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
+        >>> with use_abstract_mesh(AbstractMesh((), (), abstract_device=h100)):
+        ...     gpu_target().num_cores
+        132
+    """
+    device = getattr(jax.sharding.get_abstract_mesh(), "abstract_device", None)
+    if device is not None:
+        if device.platform in ("gpu", "cuda", "rocm"):
+            return GpuTarget(device.device_kind, device.num_cores, True)
+        return None
+    if jax.default_backend() != "gpu":
+        return None
+    first = jax.devices()[0]
+    return GpuTarget(first.device_kind, getattr(first, "core_count", None), False)
+
+
+# Programs wanted per grid when the neurons allow (an H100 has 132 SMs), and the block range:
+# below 128 neurons a program has too little to hide latency with; 512 is the measured size.
+_DEFAULT_CORES = 132
+_MIN_BLOCK = 128
+_MAX_BLOCK = 512
+
+
+def auto_block(width: int, cores: Optional[int] = None) -> int:
+    """Neurons per program: a power of two that gives about one program per core, 128 to 512.
+
+    A fixed 512-neuron block gave 32 programs for 132 SMs at ``B=16, n=1024``; smaller blocks
+    fill the GPU at small batch, larger ones (up to 512) cut per-program overhead at large.
+
+    Example:
+        >>> from spikejax.kernels._fused import auto_block
+        >>> auto_block(16 * 1024), auto_block(16 * 16384), auto_block(10)
+        (128, 512, 128)
+    """
+    per_core = max(1, width // (cores or _DEFAULT_CORES))
+    return max(_MIN_BLOCK, min(_MAX_BLOCK, 1 << (per_core.bit_length() - 1)))
+
+
+_LOWERING_ERRORS: dict = {}
+
+
+def kernel_lowering_error(config: FusedConfig, xs, state, params) -> Optional[str]:
+    """``None`` when the forward and backward kernels lower for the GPU target, else why not.
+
+    Lowers (without compiling or running) the plain forward kernel and the forward and
+    backward kernels of a ``jax.vjp``, for arrays shaped and typed as ``xs``, ``state`` and
+    ``params``. Cached per configuration and shapes.
+    """
+    avals = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (xs, state, params))
+    key = (config, avals)
+    if key not in _LOWERING_ERRORS:
+        def probe(xs, state, params):
+            outputs, adjoint = jax.vjp(functools.partial(_fused, config), xs, state, params)
+            return _fused(config, xs, state, params), adjoint(outputs)
+
+        target = gpu_target()
+        platforms = ("cuda",) if target is not None and target.abstract else None
+        try:
+            jax.jit(probe).trace(*avals).lower(lowering_platforms=platforms)
+            _LOWERING_ERRORS[key] = None
+        except Exception as error:  # whatever Pallas or Triton raise: the reason is reported
+            first = str(error).strip().splitlines()
+            _LOWERING_ERRORS[key] = f"{type(error).__name__}: {first[0] if first else ''}"
+    return _LOWERING_ERRORS[key]
+
+
 def _is_static_scalar(leaf) -> bool:
     return isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
 
 
-def fused_sequence(step, xs, state, p, dt, options: dict, *, block: int, checkpoint_every: int,
-                   interpret: bool, check_param: Callable[[str, Any], None]):
+def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int],
+                   checkpoint_every: int, interpret: bool,
+                   check_param: Callable[[str, Any], None], fallback: Optional[Callable] = None):
     """Run ``step`` over ``xs`` ``(T, *shape)`` from ``state`` (leaves of ``shape``) in one kernel.
 
     Arguments are assumed checked by the caller, except that ``check_param(name, leaf)`` is
-    called on each array leaf of ``p`` before it is broadcast to ``shape``.
+    called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
+    takes :func:`auto_block` for the GPU target. With ``fallback`` (a compiled kernel only),
+    a kernel that does not lower for the target is replaced by ``fallback(reason)``'s result.
     Returns ``(outputs (T, *shape), final_state)``.
     """
     length, shape = xs.shape[0], xs.shape[1:]
     dtype = xs.dtype
     width = math.prod(shape)
+    if block is None:
+        target = gpu_target()
+        block = auto_block(width, target.num_cores if target is not None else None)
     block = min(block, 1 << (width - 1).bit_length())
     padded = -(-width // block) * block
 
-    def flat(a, name=None):
+    def flat(a, name=None, dtype=dtype):
         a = jnp.asarray(a, dtype)
         if name is not None:
             check_param(name, a)
@@ -277,7 +414,9 @@ def fused_sequence(step, xs, state, p, dt, options: dict, *, block: int, checkpo
         if _is_static_scalar(leaf):
             statics.append((index, leaf))
         else:
-            rows.append(flat(leaf, _param_name(path)))
+            # Parameter rows in the compute dtype (one row each: the cost is nil); the cast
+            # here takes their gradients back to the leaf's dtype.
+            rows.append(flat(leaf, _param_name(path), COMPUTE_DTYPE))
     config = FusedConfig(
         step=step,
         options=tuple(sorted(options.items())),
@@ -294,7 +433,11 @@ def fused_sequence(step, xs, state, p, dt, options: dict, *, block: int, checkpo
     if padded > width:
         seq = jnp.pad(seq, ((0, 0), (0, padded - width)))
     state_rows = jnp.stack([flat(leaf) for leaf in state_leaves])
-    params = jnp.stack(rows) if rows else jnp.zeros((0, padded), dtype)
+    params = jnp.stack(rows) if rows else jnp.zeros((0, padded), COMPUTE_DTYPE)
+    if fallback is not None and not interpret:
+        reason = kernel_lowering_error(config, seq, state_rows, params)
+        if reason is not None:
+            return fallback(reason)
     out, final = _fused(config, seq, state_rows, params)
     out = out[:, :width].reshape(xs.shape)
     final_leaves = [final[f, :width].reshape(shape) for f in range(final.shape[0])]

@@ -40,7 +40,7 @@ def lsnn_sequence(
     detach_reset: bool = False,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):
@@ -78,7 +78,7 @@ def alif_sequence(
     share_theta: bool = False,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):

@@ -25,8 +25,18 @@ one matmul, then call this. Units and defaults are Norse's (``dt=1e-3`` s, ``tau
   whole time loop with the state in registers) and a second kernel for the backward pass, tied
   by ``jax.custom_vjp`` (see :mod:`spikejax.kernels._fused` for what is saved). On a machine
   without a GPU it runs in Pallas' interpreter (slow, exact; for tests).
-* ``"auto"`` (default): ``"pallas"`` on a GPU for floating inputs of 16 or 32 bits, the scan
-  everywhere else (and for options the kernel cannot run, see :func:`select_implementation`).
+* ``"auto"`` (default): ``"pallas"`` when compiling for a GPU, for floating inputs of 16 or 32
+  bits, the scan everywhere else (and for options the kernel cannot run, see
+  :func:`select_implementation`). Where the kernel does not lower for the GPU at hand (a
+  surrogate written with an operation Triton lacks, say), ``"auto"`` takes the scan and warns
+  once with a :class:`KernelFallbackWarning` that says why.
+
+The kernel computes in float32 for every input dtype: bfloat16 and float16 currents are cast
+to float32 as they are loaded and the results rounded back as they are stored, so a bfloat16
+kernel call equals the float32 scan of the same inputs rounded to bfloat16 (the bfloat16 scan,
+which rounds every step, drifts from both). The GPU it compiles for is the abstract device of
+:func:`jax.sharding.use_abstract_mesh` when one is set (an export for CUDA from a CPU machine),
+else the default backend's.
 
 Both give the same spikes and, up to float rounding, the same states and gradients, for the
 currents, the initial state, and array-valued parameters (learnable ones, say). Python-number
@@ -54,6 +64,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any, Optional
 
 import jax
@@ -69,11 +80,12 @@ from ..functional.leaky_integrator import LI_MODEL, LIParameters
 from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
 from ..functional.lsnn import LSNN_MODEL
-from ._fused import fused_sequence
+from ._fused import fused_sequence, gpu_target
 
 __all__ = [
     "FUSED_MODELS",
     "IMPLEMENTATIONS",
+    "KernelFallbackWarning",
     "neuron_sequence",
     "lif_sequence",
     "lif_box_sequence",
@@ -91,6 +103,27 @@ FUSED_MODELS: dict[str, NeuronModel] = {
 
 _KERNEL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
 
+
+class KernelFallbackWarning(UserWarning):
+    """``implementation="auto"`` took the scan because the kernel does not lower for the GPU."""
+
+
+_WARNED: set = set()
+
+
+def _warn_fallback(model_name: str, reason: str) -> None:
+    """Warn once per model and reason (a training loop retraces; one line is enough)."""
+    if (model_name, reason) in _WARNED:
+        return
+    _WARNED.add((model_name, reason))
+    warnings.warn(
+        f"implementation='auto': the fused {model_name} kernel does not lower for this GPU "
+        f"({reason}); running the scan instead. Pass implementation='scan' to choose it, or "
+        f"'pallas' to get the error",
+        KernelFallbackWarning,
+        stacklevel=4,
+    )
+
 # Step options whose truth makes a neuron's update read other neurons; the kernel runs each
 # neuron on its own (programs take flat rows of neurons), so it cannot take them.
 _MIXING_OPTIONS = {"ALIF": {"share_theta": "it averages theta over the batch axis"}}
@@ -105,7 +138,8 @@ def select_implementation(
 ) -> str:
     """``"pallas"`` or ``"scan"``: what ``implementation`` means for ``model`` and ``currents``.
 
-    ``"auto"`` takes the kernel only on a GPU (``jax.default_backend() == "gpu"``), for a model
+    ``"auto"`` takes the kernel only when compiling for a GPU (the default backend, or the
+    abstract device of :func:`jax.sharding.use_abstract_mesh`), for a model
     in :data:`FUSED_MODELS`, currents of a 16- or 32-bit float type with at least one neuron,
     and step ``options`` (the model's keyword options) under which each neuron's update reads
     only its own state: ALIF's ``{"share_theta": True}`` averages over the batch, so takes the scan.
@@ -121,7 +155,7 @@ def select_implementation(
     if implementation != "auto":
         return implementation
     fits = _kernel_obstacle(model, currents, options or {}) is None
-    return "pallas" if fits and jax.default_backend() == "gpu" else "scan"
+    return "pallas" if fits and gpu_target() is not None else "scan"
 
 
 def _kernel_obstacle(model: NeuronModel, currents, options: dict):
@@ -159,7 +193,7 @@ def neuron_sequence(
     *,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
     **options,
@@ -175,10 +209,12 @@ def neuron_sequence(
         p: the model's parameters (``None``: its defaults).
         dt: the integration step in seconds.
         implementation: ``"auto"``, ``"pallas"`` or ``"scan"`` (see the module docs).
-        interpret: run the kernel in Pallas' interpreter; ``None`` does so unless the default
-            backend is a GPU. Ignored by the scan.
-        block: neurons per kernel program, a power of two (Triton's requirement). Shapes whose
-            neuron count is not a multiple are padded, which costs one copy of the currents.
+        interpret: run the kernel in Pallas' interpreter; ``None`` does so unless compiling
+            for a GPU (see :func:`select_implementation`). Ignored by the scan.
+        block: neurons per kernel program, a power of two (Triton's requirement); ``None``
+            picks one that gives about one program per core of the GPU (128 to 512, see
+            :func:`spikejax.kernels._fused.auto_block`). Shapes whose neuron count is not a
+            multiple are padded, which costs one copy of the currents.
         checkpoint_every: the kernel's backward pass keeps the state every this many steps and
             recomputes the steps in between (register pressure grows with it).
         unroll: passed to :func:`~spikejax.functional.run` by the scan.
@@ -213,22 +249,31 @@ def neuron_sequence(
             lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), shape), state0
         )
     chosen = select_implementation(model, currents, implementation, options=options)
-    if chosen == "scan":
+
+    def scan():
         step = lambda x, s: model.feed_forward_step(x, s, p, dt, **options)
         final, outputs = run(step, state0, currents, unroll=unroll)
         return outputs, final
+
+    if chosen == "scan":
+        return scan()
     obstacle = _kernel_obstacle(model, currents, options)
     if obstacle is not None:
         error, message = obstacle
         raise error(message)
-    on_gpu = jax.default_backend() == "gpu"
+    on_gpu = gpu_target() is not None
     if interpret is None:
         interpret = not on_gpu
     elif not interpret and not on_gpu:
         raise ValueError(
             f"interpret=False compiles the kernel for a GPU, but the default backend is "
-            f"{jax.default_backend()!r}; expected interpret=None or True here"
+            f"{jax.default_backend()!r} and no abstract GPU device is set "
+            f"(jax.sharding.use_abstract_mesh); expected interpret=None or True here"
         )
+
+    def fallback(reason):
+        _warn_fallback(model.name, reason)
+        return scan()
 
     def check_param(name, value):
         try:
@@ -247,7 +292,7 @@ def neuron_sequence(
     return fused_sequence(
         model.feed_forward_step, currents, state0, p, dt, options,
         block=block, checkpoint_every=checkpoint_every, interpret=interpret,
-        check_param=check_param,
+        check_param=check_param, fallback=fallback if implementation == "auto" else None,
     )
 
 
@@ -260,7 +305,7 @@ def lif_sequence(
     detach_reset: bool = False,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):
@@ -295,7 +340,7 @@ def lif_box_sequence(
     detach_reset: bool = False,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):
@@ -327,7 +372,7 @@ def iaf_sequence(
     detach_reset: bool = False,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):
@@ -358,7 +403,7 @@ def li_sequence(
     *,
     implementation: str = "auto",
     interpret: Optional[bool] = None,
-    block: int = 512,
+    block: Optional[int] = None,
     checkpoint_every: int = 8,
     unroll: int | bool = 1,
 ):
@@ -406,8 +451,9 @@ def _check_arguments(model, currents, p, dt, implementation, interpret, block, c
     _check_implementation(implementation)
     if interpret is not None:
         _check_bool("interpret", interpret)
-    block = check_int("block", block)
-    if block & (block - 1):
+    if block is None:
+        pass
+    elif check_int("block", block) < 1 or block & (block - 1):
         raise ValueError(f"block must be a power of two (neurons per kernel program), got {block}")
     check_int("checkpoint_every", checkpoint_every)
 
