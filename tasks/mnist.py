@@ -43,8 +43,8 @@ from flax import nnx
 import spikejax
 from spikejax import data as sdata
 from spikejax import train
-from spikejax.functional import MODELS, LIParameters, poisson_encode, run
-from spikejax.nn import MODULES, LICell
+from spikejax.functional import MODELS, LIParameters, poisson_encode
+from spikejax.nn import MODULES, LICell, Lift, SequentialState, StatefulModule
 from tasks._cli import Interruptible, run_main
 
 NEURONS = {"lif": "LIF", "lif_box": "LIFBox", "leaky": "Leaky", "iaf": "IAF", "lsnn": "LSNN"}
@@ -64,6 +64,26 @@ def neuron_parameters(name: str, surrogate: str, alpha: float, tau_mem_inv: floa
     changes = {"method": surrogate, "alpha": alpha, "tau_mem_inv": tau_mem_inv, "tau_syn_inv": tau_syn_inv}
     fields = p.__dataclass_fields__
     return p.replace(**{k: v for k, v in changes.items() if k in fields})
+
+
+def as_float32(x: jax.Array) -> jax.Array:
+    return x.astype(jnp.float32)
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    """``(B, ...) -> (B, features)``."""
+    return x.reshape(x.shape[0], -1)
+
+
+class SpikeCount(StatefulModule):
+    """Passes spikes on unchanged and sums them (over batch, neurons and steps) in its state."""
+
+    def __call__(self, spikes: jax.Array, state: Optional[jax.Array] = None):
+        total = jnp.sum(spikes)
+        return spikes, total if state is None else state + total
+
+    def initial_state(self, spikes) -> jax.Array:
+        return jnp.zeros((), spikes.dtype)
 
 
 class ConvSNN(nnx.Module):
@@ -105,38 +125,34 @@ class ConvSNN(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         cell = MODULES[NEURONS[neuron]]["Cell"]
         p = neuron_parameters(neuron, surrogate, alpha, tau_mem_inv, tau_syn_inv)
-        self.neuron1 = cell(p)
-        self.neuron2 = cell(p)
-        self.readout = LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))
+        # One time loop for the whole stack (SequentialState's steps= / loop="one"): the first
+        # convolution runs once (constant input) or batched over all T * B frames (Poisson),
+        # everything after it step by step, unrolled (XLA's CPU backend runs convolutions
+        # inside a rolled loop about ten times slower: shared/notes/cpu-conv.md). The neurons
+        # integrate in float32 whatever the layers compute in: a bfloat16 membrane would round
+        # away the small per-step increments.
+        self.net = SequentialState(
+            Lift(self.conv1), Lift(as_float32),
+            Lift(cell(p)), Lift(SpikeCount()),
+            Lift(max_pool_2x2), Lift(self.conv2), Lift(as_float32),
+            Lift(cell(p)), Lift(SpikeCount()),
+            Lift(max_pool_2x2), Lift(flatten), Lift(self.dropout), Lift(self.fc), Lift(as_float32),
+            Lift(LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))),
+            loop="one", unroll=True,
+        )
 
     def __call__(self, images: jax.Array, key: Optional[jax.Array] = None):
-        # The neurons integrate in float32 whatever the layers compute in: a bfloat16 membrane
-        # would round away the small per-step increments.
-        def as_float32(x):
-            return x.astype(jnp.float32)
-
         x = images[..., None]  # (B, 28, 28, 1)
         if self.encoder == "constant":
-            # The same input current at every step: compute it once, and give it to every step
-            # (run's length=) rather than broadcasting it over time, whose gradient is slow on CPU.
-            currents, length = as_float32(self.conv1(x)), self.time_steps
+            # The same input current at every step: given once (steps=), not broadcast over
+            # time, whose gradient is slow on CPU.
+            voltages, state = self.net(x, steps=self.time_steps)
         else:
             if key is None:
                 raise ValueError("the poisson encoder needs a PRNG key, got key=None")
             spikes = poisson_encode(key, self.pixels(images)[..., None], self.time_steps, f_max=self.f_max)
-            # One batched convolution over all T * B frames instead of T small ones.
-            currents, length = as_float32(spikejax.nn.Lift(self.conv1)(spikes)), None
-
-        def step(current, state):
-            s1, s2, s3 = (None, None, None) if state is None else state
-            z1, s1 = self.neuron1(current, s1)
-            z2, s2 = self.neuron2(as_float32(self.conv2(max_pool_2x2(z1))), s2)
-            flat = max_pool_2x2(z2).reshape(z2.shape[0], -1)
-            v, s3 = self.readout(as_float32(self.fc(self.dropout(flat))), s3)
-            return (v, jnp.sum(z1) + jnp.sum(z2)), (s1, s2, s3)
-
-        _, (voltages, spike_counts) = run(step, None, currents, length=length, unroll=True)
-        return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
+            voltages, state = self.net(spikes)
+        return jnp.max(voltages, axis=0), state[3] + state[8]
 
     def pixels(self, images: jax.Array) -> jax.Array:
         """The intensities in [0, 1] of images normalised with ``mean_std`` (the Poisson rates)."""

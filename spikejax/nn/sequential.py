@@ -115,7 +115,10 @@ class SequentialState(StatefulModule):
     cannot run in one loop (a layer with ``implementation="pallas"``, a sequence layer other
     than a neuron layer or :class:`Lift`, an unlifted layer among sequence layers) runs layer by
     layer on the broadcast input. How the loop runs (scan or kernel, ``unroll``, ``remat``) is
-    decided by :func:`spikejax.nn._runner.run_stack`.
+    decided by :func:`spikejax.nn._runner.run_stack`. A user's stateful module in the loop
+    builds its state from ``state=None`` in the first step, which then runs outside the scan;
+    a method ``initial_state(x)`` returning its rest state for steps shaped like ``x`` (an array
+    or a ``jax.ShapeDtypeStruct``) keeps every step inside it.
 
     Args:
         *layers: the modules, applied in order.
@@ -461,7 +464,8 @@ def _module_step(module: Any, unroll, remat):
         own = getattr(module, "_loop_step", None)
         if own is not None and not is_sequence(module):
             return own()._replace(unroll=unroll, remat=remat)
-        return LoopStep(lambda x, s: module(x, s), None, lambda s: s, False, unroll, remat)
+        rest = getattr(module, "initial_state", None)  # the rest state for a step like x
+        return LoopStep(lambda x, s: module(x, s), rest, lambda s: s, False, unroll, remat)
     return LoopStep(lambda x, s: (module(x), None), lambda x: None, lambda s: s, False, 1, False)
 
 

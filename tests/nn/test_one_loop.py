@@ -179,3 +179,20 @@ def test_bfloat16_neurons_keep_their_dtype_in_the_loop():
     np.testing.assert_array_equal(np.asarray(out, np.float32), np.asarray(expected, np.float32))
     assert_trees_close(jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), state),
                        jax.tree_util.tree_map(lambda a: a.astype(jnp.float32), expected_state))
+
+
+class Counter(Accumulator):
+    """The same cell, saying its rest state: the whole loop then stays one scan."""
+
+    def initial_state(self, x):
+        return jnp.zeros(x.shape, x.dtype)
+
+
+def test_a_user_cell_with_initial_state_keeps_every_step_in_the_scan():
+    for cell, scans_with_first_step_outside in ((Accumulator(), True), (Counter(), False)):
+        net = SequentialState(Lift(nnx.Linear(12, 4, rngs=nnx.Rngs(5))), Lift(cell), Leaky())
+        x = image(5)
+        out, state = net(x, steps=T)
+        np.testing.assert_allclose(state[1], T * net[0].module(x), rtol=1e-5)
+        jaxpr = str(jax.make_jaxpr(lambda x: net(x, steps=T)[0])(x))
+        assert ("concatenate" in jaxpr) == scans_with_first_step_outside
