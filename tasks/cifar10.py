@@ -40,10 +40,10 @@ from flax import nnx
 import spikejax
 from spikejax import data as sdata
 from spikejax import train
-from spikejax.functional import LIParameters, run
-from spikejax.nn import MODULES, LICell
+from spikejax.functional import LIParameters
+from spikejax.nn import MODULES, LICell, Lift, SequentialState
 from tasks._cli import Interruptible, run_main
-from tasks.mnist import NEURONS, check_args, max_pool_2x2, neuron_parameters
+from tasks.mnist import NEURONS, SpikeCount, check_args, flatten, max_pool_2x2, neuron_parameters
 
 MEAN, STD = sdata.DATASETS["cifar10"].mean_std
 
@@ -65,27 +65,26 @@ class CifarSNN(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         self.fc = nnx.Linear(4 * 4 * channels[-1], 10, rngs=rngs)
         self.readout = LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))
+        # One time loop for the whole stack (SequentialState's steps=): the first convolution
+        # runs once on the constant image, everything after it step by step, unrolled (on
+        # CPU, convolutions inside a rolled loop run about ten times slower).
+        layers = [Lift(self.convs[0])]
+        for index, neuron in enumerate(self.neurons):
+            if index > 0:
+                layers.append(Lift(self.convs[index]))
+            layers += [Lift(neuron), Lift(SpikeCount())]
+            if index > 0:
+                layers.append(Lift(max_pool_2x2))
+        layers += [Lift(flatten), Lift(self.dropout), Lift(self.fc), Lift(self.readout)]
+        self.net = SequentialState(*layers, unroll=True)
+        self.counters = [i for i, layer in enumerate(layers) if isinstance(layer.module, SpikeCount)]
 
     def __call__(self, images: jax.Array):
         if images.ndim != 4 or images.shape[1:] != (32, 32, 3):
             raise ValueError(f"images must have shape (B, 32, 32, 3), got {tuple(images.shape)}")
-        current = self.convs[0](images)  # the same current at every step: computed once
-
-        def step(current, state):
-            states = [None] * (len(self.neurons) + 1) if state is None else list(state)
-            x, spikes = current, 0.0
-            for index, neuron in enumerate(self.neurons):
-                if index > 0:
-                    x = self.convs[index](x)
-                x, states[index] = neuron(x, states[index])
-                spikes = spikes + jnp.sum(x)
-                if index > 0:
-                    x = max_pool_2x2(x)
-            v, states[-1] = self.readout(self.fc(self.dropout(x.reshape(x.shape[0], -1))), states[-1])
-            return (v, spikes), tuple(states)
-
-        _, (voltages, spike_counts) = run(step, None, current, length=self.time_steps, unroll=True)
-        return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
+        voltages, state = self.net(images, steps=self.time_steps)
+        spike_counts = sum(state[i] for i in self.counters)
+        return jnp.max(voltages, axis=0), spike_counts
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, pad: int = 4) -> np.ndarray:

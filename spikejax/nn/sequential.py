@@ -115,7 +115,7 @@ class SequentialState(StatefulModule):
     cannot run in one loop (a layer with ``implementation="pallas"``, a sequence layer other
     than a neuron layer or :class:`Lift`, an unlifted layer among sequence layers) runs layer by
     layer on the broadcast input. How the loop runs (scan or kernel, ``unroll``, ``remat``) is
-    decided by :func:`spikejax.nn._runner.run_stack`. A user's stateful module in the loop
+    decided in one place, ``spikejax.nn._runner``. A user's stateful module in the loop
     builds its state from ``state=None`` in the first step, which then runs outside the scan;
     a method ``initial_state(x)`` returning its rest state for steps shaped like ``x`` (an array
     or a ``jax.ShapeDtypeStruct``) keeps every step inside it.
@@ -296,7 +296,7 @@ class SequentialState(StatefulModule):
 
     def _run_one_loop(self, input_tensor, state, steps, loop):
         """The stateless prefix once (batched over time for a sequence), then the rest of the
-        stack step by step in one loop (:func:`~spikejax.nn._runner.run_stack`)."""
+        stack step by step in one loop (``run_stack`` of ``spikejax.nn._runner``)."""
         from ._runner import run_stack
 
         first = self._prefix_length()
