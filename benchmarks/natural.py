@@ -14,6 +14,11 @@ batches from the same weights, in this one process:
 The loss is the cross-entropy of the output membrane summed over the steps. Prints the seconds
 per epoch (or per ``--batches N`` batches) of each and their ratio; ``--output`` writes JSON.
 
+The same for one training batch of ``tasks.mnist``'s conv network (``--conv-repeats``, 0 to
+skip): its ``SequentialState`` run with ``steps=`` against the same layers threaded through
+:func:`spikejax.functional.run` by hand, as ``tasks.mnist`` did before (best of the repeats,
+the two alternating).
+
     python -m benchmarks.natural                     # one epoch (468 batches)
     python -m benchmarks.natural --batches 60        # a quick look
 """
@@ -33,7 +38,7 @@ from benchmarks._results import command_line, write_json
 from benchmarks.train_speed import BETA, HIDDEN, LR, T, hand_forward, loss_and_accuracy
 from spikejax import data as sdata
 from spikejax import train
-from spikejax.functional import LeakyParameters
+from spikejax.functional import LeakyParameters, run
 from spikejax.nn import Leaky, Lift, SequentialState
 
 
@@ -105,6 +110,72 @@ def time_hand_written(params, batches):
     return time.perf_counter() - began, compile_seconds, float(loss)
 
 
+class HandThreadedConvSNN:
+    """``tasks.mnist``'s network (constant encoder) with its cells threaded through ``run`` by
+    hand, on the very layers of a ``tasks.mnist.ConvSNN``."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, images):
+        from tasks.mnist import as_float32, max_pool_2x2
+
+        m = self.model
+        neuron1, neuron2, readout = m.net[2].module, m.net[7].module, m.net[14].module
+        currents = as_float32(m.conv1(images[..., None]))
+
+        def step(current, state):
+            s1, s2, s3 = (None, None, None) if state is None else state
+            z1, s1 = neuron1(current, s1)
+            z2, s2 = neuron2(as_float32(m.conv2(max_pool_2x2(z1))), s2)
+            flat = max_pool_2x2(z2).reshape(z2.shape[0], -1)
+            v, s3 = readout(as_float32(m.fc(m.dropout(flat))), s3)
+            return (v, jnp.sum(z1) + jnp.sum(z2)), (s1, s2, s3)
+
+        _, (voltages, spike_counts) = run(step, None, currents, length=m.time_steps, unroll=True)
+        return jnp.max(voltages, axis=0), jnp.sum(spike_counts)
+
+
+def time_conv(batch_size: int, repeats: int, channels=(32, 64)) -> dict:
+    """Seconds of one training step (Adam) of ``tasks.mnist``'s network, both ways."""
+    from tasks.mnist import ConvSNN
+
+    rng = np.random.default_rng(0)
+    images = jnp.asarray(rng.normal(size=(batch_size, 28, 28)), jnp.float32)
+    labels = jnp.asarray(rng.integers(0, 10, batch_size))
+    versions = {"natural": lambda m, x: m(x), "hand_threaded": lambda m, x: HandThreadedConvSNN(m)(x)}
+    steps, logits = {}, {}
+    for name, forward in versions.items():
+        model = ConvSNN(channels=channels, rngs=nnx.Rngs(0))
+        optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+
+        @nnx.jit
+        def step(model, optimizer, forward=forward):
+            def loss_fn(model):
+                out = forward(model, images)[0]
+                return optax.softmax_cross_entropy_with_integer_labels(out, labels).mean(), out
+
+            (loss, out), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
+            optimizer.update(model, grads)
+            return out
+
+        logits[name] = np.asarray(jax.block_until_ready(step(model, optimizer)))
+        steps[name] = (step, model, optimizer)
+    seconds = {name: [] for name in versions}
+    for _ in range(repeats):
+        for name, (step, model, optimizer) in steps.items():
+            began = time.perf_counter()
+            jax.block_until_ready(step(model, optimizer))
+            seconds[name].append(time.perf_counter() - began)
+    best = {name: min(values) for name, values in seconds.items()}
+    return {
+        "network": f"tasks.mnist ConvSNN channels {list(channels)}, T 4, batch {batch_size}",
+        "seconds": seconds, "best_seconds": best,
+        "ratio": best["natural"] / best["hand_threaded"],
+        "max_logit_difference": float(np.abs(logits["natural"] - logits["hand_threaded"]).max()),
+    }
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=None,
@@ -113,13 +184,18 @@ def main(argv=None) -> dict:
                         help="alternate the two versions this many times; the best of each counts")
     parser.add_argument("--broadcast", action="store_true",
                         help="give the natural version the image broadcast over time, not steps=")
+    parser.add_argument("--conv-repeats", type=int, default=3,
+                        help="time this many training batches of tasks.mnist's network (0: skip)")
+    parser.add_argument("--conv-batch-size", type=int, default=128)
     parser.add_argument("--output", default=None, help="write the result as JSON here")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
-    for name in ("batches", "repeats"):
+    for name in ("batches", "repeats", "conv_batch_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            parser.error(f"--{name} must be a positive integer, got {value}")
+            parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if args.conv_repeats < 0:
+        parser.error(f"--conv-repeats must be 0 or more, got {args.conv_repeats}")
 
     images, labels = sdata.load("mnist", "train", data_dir=args.data_dir)
     if args.batches is not None:
@@ -149,6 +225,13 @@ def main(argv=None) -> dict:
                       ("natural", f"SequentialState ({way})")):
         print(f"{name:34s} {best[key]:9.2f} {compile_seconds[key]:10.2f} {losses[key]:10.4f}")
     print(f"natural / hand-written: {ratio:.3f} (goal <= 1.1)")
+    conv = None
+    if args.conv_repeats:
+        conv = time_conv(args.conv_batch_size, args.conv_repeats)
+        print(f"tasks.mnist conv network, one training batch of {args.conv_batch_size}, best of "
+              f"{args.conv_repeats}: SequentialState {conv['best_seconds']['natural']:.3f} s, "
+              f"hand-threaded {conv['best_seconds']['hand_threaded']:.3f} s, ratio "
+              f"{conv['ratio']:.3f} (goal <= 1.1)")
     result = {
         "benchmark": "natural",
         "network": "784-1000-10 Leaky(beta=0.95), T=25, Adam 5e-4, batch 128",
@@ -160,6 +243,7 @@ def main(argv=None) -> dict:
         "compile_seconds": compile_seconds,
         "last_loss": losses,
         "ratio": ratio,
+        "conv": conv,
         "environment": train.environment(),
         "command": command_line("benchmarks.natural", argv),
     }

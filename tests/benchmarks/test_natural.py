@@ -7,7 +7,8 @@ from benchmarks import natural
 
 def test_one_batch_both_versions_compute_the_same_loss_and_write_json(tmp_path):
     output = tmp_path / "natural.json"
-    result = natural.main(["--batches", "1", "--output", str(output)])
+    result = natural.main(["--batches", "1", "--conv-repeats", "1", "--conv-batch-size", "2",
+                           "--output", str(output)])
     assert json.loads(output.read_text())["ratio"] == result["ratio"]
     assert result["batches"] == 1 and result["natural_input"] == "steps="
     assert result["ratio"] > 0 and all(s > 0 for s in result["best_seconds"].values())
@@ -15,6 +16,10 @@ def test_one_batch_both_versions_compute_the_same_loss_and_write_json(tmp_path):
     losses = result["last_loss"]
     assert np.isfinite(losses["natural"]) and losses["natural"] > 0
     np.testing.assert_allclose(losses["natural"], losses["hand_written"], rtol=1e-4)
+    # tasks.mnist's network: SequentialState and the hand-threaded loop give the same logits.
+    conv = result["conv"]
+    assert conv["max_logit_difference"] < 1e-5 and conv["ratio"] > 0
+    assert len(conv["seconds"]["natural"]) == len(conv["seconds"]["hand_threaded"]) == 1
 
 
 def test_the_broadcast_input_gives_the_same_outputs_as_steps():
