@@ -1,0 +1,241 @@
+"""One command for a GPU machine (no network needed): the fused kernels checked and timed there.
+
+    python -m benchmarks.gpu --output DIR        # on a GPU: under 8 minutes; DIR/gpu.json
+    python -m benchmarks.gpu --tiny --output DIR # anywhere, seconds (CPU: Pallas' interpreter)
+
+Parts, all in one process, written to ``DIR/gpu.json`` (``gpu_tiny.json`` with ``--tiny``):
+
+1. **check**: every fused model (:data:`spikejax.kernels.FUSED_MODELS`), kernel against scan on
+   the device: outputs, final state and the gradient of the currents, float32; and bfloat16
+   currents through the kernel against the float32 scan of the same values (the kernel
+   computes in float32).
+2. **layer**: the common benchmark, Linear + LIF (``n`` inputs to ``n`` neurons, the matmul
+   hoisted out of the time loop), B=16, T=500, n in 1k/4k/16k, forward and forward+backward:
+   the kernel, spikejax's scan, the scan with ``unroll=8``, a hand-written ``lax.scan``, and
+   the Linear alone. Median ms over ``--repeats`` rounds (every version once per round),
+   XLA's static memory of each compiled function, and the device's peak bytes after each.
+3. **neuron**: the neuron alone (currents in): the bytes the kernel must move over its time,
+   as a fraction of a ``jnp.copy`` of the same bytes measured here.
+4. **goals** (issue 15): 1k neurons forward+backward <= 0.2x the plain scan; 16k <= 1.15x the
+   Linear alone; the neuron kernel >= 70 % of copy bandwidth. ``None`` where not measured
+   (``--tiny``, or no GPU: there the "kernel" is Pallas' interpreter and its times mean
+   nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from benchmarks._results import command_line, write_json
+from benchmarks.neuron_kernels import (
+    compile_timed,
+    copy_bandwidth,
+    environment,
+    kernel_bytes,
+    layer_functions,
+    make_inputs,
+    neuron_functions,
+    reference_lif,
+    spikejax_lif,
+    static_memory,
+    summarize,
+    time_rounds,
+)
+from spikejax.kernels import FUSED_MODELS, neuron_sequence
+
+GOALS = {"kernel_over_scan_1k_forward+backward": 0.2, "kernel_over_linear_16k_forward+backward": 1.15,
+         "kernel_fraction_of_copy_min": 0.7}
+KERNEL = "kernel"
+REFERENCE = "lax.scan (hand-written)"
+
+
+def _max_relative(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def check_model(name: str, shape, seed: int = 0, checkpoint_every: int = 8) -> dict:
+    """Kernel against scan for one model: float32 exactly as the scan, bfloat16 via float32."""
+    model = FUSED_MODELS[name]
+    scale = 2000.0 if name == "ALIF" else 3.0  # ALIF's currents are in nA, its threshold ~20 mV
+    currents = jax.random.uniform(jax.random.PRNGKey(seed), shape, jnp.float32, 0.0, scale)
+
+    def run(x, implementation):
+        options = dict(checkpoint_every=checkpoint_every) if implementation == "pallas" else {}
+        return neuron_sequence(model, x, implementation=implementation, **options)
+
+    def grad(x, implementation):
+        loss = lambda x: run(x, implementation)[0].astype(jnp.float32).sum()
+        return jax.jit(jax.grad(loss))(x)
+
+    row = {"model": name, "shape": list(shape)}
+    for label, x in (("float32", currents), ("bfloat16", currents.astype(jnp.bfloat16))):
+        out_k, state_k = jax.jit(lambda x: run(x, "pallas"))(x)
+        out_s, state_s = jax.jit(lambda x: run(x, "scan"))(x.astype(jnp.float32))
+        grad_k, grad_s = grad(x, "pallas"), grad(x.astype(jnp.float32), "scan")
+        state_error = max(_max_relative(k, s) for k, s in zip(jax.tree_util.tree_leaves(state_k),
+                                                               jax.tree_util.tree_leaves(state_s)))
+        row[label] = {
+            # Spikes: the fraction equal; LI's membrane: also its error (bfloat16 rounds it).
+            "output_agreement": float(np.mean(np.asarray(out_k, np.float32) == np.asarray(out_s))),
+            "output_max_relative_error": _max_relative(out_k, out_s),
+            "output_mean": float(np.mean(np.asarray(out_s))),
+            "state_max_relative_error": state_error,
+            "grad_max_relative_error": _max_relative(grad_k, grad_s),
+        }
+    f32, b16 = row["float32"], row["bfloat16"]
+    # float32: the same numbers up to rounding; bfloat16: its inputs are exact in float32, so
+    # only the rounding of the stored results (and rare spikes flipped by it) differ.
+    spiking = name != "LI"
+    row["ok"] = bool(
+        (f32["output_agreement"] >= 0.999 if spiking else f32["output_max_relative_error"] < 1e-5)
+        and f32["grad_max_relative_error"] < 1e-3 and f32["state_max_relative_error"] < 1e-3
+        and (b16["output_agreement"] >= 0.99 if spiking else b16["output_max_relative_error"] < 1e-2)
+        and b16["grad_max_relative_error"] < 5e-2
+    )
+    return row
+
+
+def _linear_functions():
+    def forward(w, x, v, i):
+        return jnp.einsum("tbi,hi->tbh", x, w)
+
+    return {"forward": forward,
+            "forward+backward": jax.grad(lambda w, x, v, i: jnp.sum(forward(w, x, v, i)),
+                                         argnums=(0, 1))}
+
+
+def _versions():
+    return {
+        KERNEL: layer_functions(spikejax_lif("pallas")),
+        "scan": layer_functions(spikejax_lif("scan")),
+        "scan (unroll=8)": layer_functions(spikejax_lif("scan", unroll=8)),
+        REFERENCE: layer_functions(reference_lif),
+        "linear alone": _linear_functions(),
+    }
+
+
+def _peak_bytes():
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use")
+
+
+def part_layer(n, steps, batch, repeats) -> list[dict]:
+    w, x, v, i = make_inputs(n, steps, batch)
+    rows = []
+    for mode in ("forward", "forward+backward"):
+        calls, extra = {}, {}
+        for name, functions in _versions().items():
+            compiled, seconds = compile_timed(functions[mode], w, x, v, i)
+            jax.block_until_ready(compiled(w, x, v, i))
+            extra[name] = {"compile_s": seconds, "static_memory": static_memory(compiled),
+                           "device_peak_bytes_so_far": _peak_bytes()}
+            calls[name] = lambda c=compiled: c(w, x, v, i)
+        timing = summarize(time_rounds(calls, repeats, rounds=True), "scan")
+        for name in calls:
+            rows.append({"part": "layer", "n": n, "mode": mode, "version": name, **timing[name],
+                         **extra[name]})
+    return rows
+
+
+def part_neuron(n, steps, batch, repeats) -> list[dict]:
+    _, x, v, i = make_inputs(n, steps, batch)
+    currents = x * 0.6
+    cotangent = jnp.ones_like(currents)
+    rows = []
+    for mode in ("forward", "forward+backward"):
+        operands = (currents, v, i) if mode == "forward" else (currents, v, i, cotangent)
+        compiled, _ = compile_timed(neuron_functions(spikejax_lif("pallas"))[mode], *operands)
+        seconds = time_rounds({KERNEL: lambda: compiled(*operands)}, repeats)[KERNEL]
+        nbytes = kernel_bytes(steps, batch * n, mode)
+        copy_per_s, copy_s = copy_bandwidth(nbytes, repeats)
+        rows.append({"part": "neuron", "n": n, "mode": mode, "kernel_ms": seconds * 1e3,
+                     "kernel_bytes": nbytes, "kernel_gbytes_per_s": nbytes / seconds / 1e9,
+                     "copy_gbytes_per_s": copy_per_s / 1e9, "copy_ms": copy_s * 1e3,
+                     "fraction_of_copy": nbytes / seconds / copy_per_s})
+    return rows
+
+
+def _median(rows, n, mode, version):
+    for row in rows:
+        if (row.get("part"), row.get("n"), row.get("mode"), row.get("version")) == (
+                "layer", n, mode, version):
+            return row["median_ms"]
+    return None
+
+
+def goals(layer_rows, neuron_rows, measured: bool) -> dict:
+    if not measured:
+        return {"measured": False, "why": "no GPU or --tiny: interpreter times mean nothing"}
+    mode = "forward+backward"
+    out = {"measured": True, "targets": GOALS}
+    kernel_1k, scan_1k = _median(layer_rows, 1024, mode, KERNEL), _median(layer_rows, 1024, mode, "scan")
+    if kernel_1k and scan_1k:
+        out["kernel_over_scan_1k"] = kernel_1k / scan_1k
+        out["kernel_over_scan_1k_met"] = kernel_1k / scan_1k <= GOALS["kernel_over_scan_1k_forward+backward"]
+    k16, linear16 = _median(layer_rows, 16384, mode, KERNEL), _median(layer_rows, 16384, mode, "linear alone")
+    if k16 and linear16:
+        out["kernel_over_linear_16k"] = k16 / linear16
+        out["kernel_over_linear_16k_met"] = k16 / linear16 <= GOALS["kernel_over_linear_16k_forward+backward"]
+    if neuron_rows:
+        best = max(r["fraction_of_copy"] for r in neuron_rows)
+        out["best_fraction_of_copy"] = best
+        out["fraction_of_copy_met"] = best >= GOALS["kernel_fraction_of_copy_min"]
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", default="benchmarks/results", help="folder for the JSON")
+    parser.add_argument("--tiny", action="store_true",
+                        help="tiny sizes (n 64, T 20, B 2, 3 rounds): seconds, any machine")
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="n (default 1k 4k 16k)")
+    parser.add_argument("--steps", type=int, default=None, help="T (default 500)")
+    parser.add_argument("--batch", type=int, default=None, help="B (default 16)")
+    parser.add_argument("--repeats", type=int, default=None, help="rounds (default 20)")
+    args = parser.parse_args(argv)
+    tiny = args.tiny
+    sizes = args.sizes or ([64] if tiny else [1024, 4096, 16384])
+    steps = args.steps or (20 if tiny else 500)
+    batch = args.batch or (2 if tiny else 16)
+    repeats = args.repeats or (3 if tiny else 20)
+    on_gpu = jax.default_backend() == "gpu"
+    began = time.perf_counter()
+
+    check_shape = (9, 2, 37) if tiny else (64, 16, 1000)  # ragged: 1000 pads to whole blocks
+    # On CPU the interpreter's XLA compile of ALIF's unrolled 8-step backward chunk takes minutes:
+    # --tiny checks with a chunk of 2 steps (the same code, shorter).
+    every = 2 if tiny else 8
+    checks = [check_model(name, check_shape, checkpoint_every=every) for name in sorted(FUSED_MODELS)]
+    print("check:", {row["model"]: row["ok"] for row in checks}, flush=True)
+    layer_rows, neuron_rows = [], []
+    for n in sizes:
+        layer_rows += part_layer(n, steps, batch, repeats)
+        neuron_rows += part_neuron(n, steps, batch, repeats)
+        for row in layer_rows[-10:]:
+            print(f"n={n} {row['mode']:>16} {row['version']:>24}: {row['median_ms']:9.3f} ms",
+                  flush=True)
+    result = {
+        "command": command_line("benchmarks.gpu", argv),
+        "environment": environment(args),
+        "settings": {"sizes": sizes, "steps": steps, "batch": batch, "repeats": repeats,
+                     "tiny": tiny, "kernel_interpreted": not on_gpu,
+                     "check_checkpoint_every": every},
+        "check": checks,
+        "all_checks_ok": all(row["ok"] for row in checks),
+        "layer": layer_rows,
+        "neuron": neuron_rows,
+        "goals": goals(layer_rows, neuron_rows, on_gpu and not tiny),
+        "seconds": time.perf_counter() - began,
+    }
+    write_json(result, f"{args.output}/gpu{'_tiny' if tiny else ''}.json")
+    return result
+
+
+if __name__ == "__main__":
+    main()
