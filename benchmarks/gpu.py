@@ -25,6 +25,7 @@ Parts, all in one process, written to ``DIR/gpu.json`` (``gpu_tiny.json`` with `
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import jax
@@ -69,15 +70,17 @@ def check_model(name: str, shape, seed: int = 0, checkpoint_every: int = 8) -> d
         options = dict(checkpoint_every=checkpoint_every) if implementation == "pallas" else {}
         return neuron_sequence(model, x, implementation=implementation, **options)
 
-    def grad(x, implementation):
+    @functools.partial(jax.jit, static_argnums=1)
+    def evaluate(x, implementation):
+        """Outputs and final state (plain forward), and the gradient of the summed outputs."""
         loss = lambda x: run(x, implementation)[0].astype(jnp.float32).sum()
-        return jax.jit(jax.grad(loss))(x)
+        return run(x, implementation), jax.grad(loss)(x)
 
     row = {"model": name, "shape": list(shape)}
     for label, x in (("float32", currents), ("bfloat16", currents.astype(jnp.bfloat16))):
-        out_k, state_k = jax.jit(lambda x: run(x, "pallas"))(x)
-        out_s, state_s = jax.jit(lambda x: run(x, "scan"))(x.astype(jnp.float32))
-        grad_k, grad_s = grad(x, "pallas"), grad(x.astype(jnp.float32), "scan")
+        # The reference: the float32 scan of the same values (bfloat16 values are exact in f32).
+        (out_s, state_s), grad_s = evaluate(x.astype(jnp.float32), "scan")
+        (out_k, state_k), grad_k = evaluate(x, "pallas")
         state_error = max(_max_relative(k, s) for k, s in zip(jax.tree_util.tree_leaves(state_k),
                                                                jax.tree_util.tree_leaves(state_s)))
         row[label] = {
