@@ -186,3 +186,38 @@ class _NeuronBase(StatefulModule):
 
     def _step_options(self) -> dict:
         return {} if self.detach_reset is None else {"detach_reset": self.detach_reset}
+
+
+def _constructor_signature(base: type, model: NeuronModel, has_reset: bool) -> inspect.Signature:
+    """The real arguments of ``base(...)`` for ``model``: each ``__init__``'s own, with its
+    ``**kwargs`` replaced by the keyword arguments of the base class it passes them to, ``p``
+    annotated with the model's parameter class, and ``detach_reset`` only for models with a
+    reset. (Without it, ``inspect.signature(LIFCell)`` shows ``(*args, **kwargs)``-like
+    fragments of the first ``__init__`` only.)"""
+    parameters: list[inspect.Parameter] = []
+    first = True
+    for klass in base.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        own = list(inspect.signature(init).parameters.values())[1:]  # without self
+        names = {q.name for q in parameters}
+        more = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in own)
+        for q in own:
+            if q.kind is inspect.Parameter.VAR_KEYWORD or q.name in names:
+                continue
+            if not first and q.kind is not inspect.Parameter.KEYWORD_ONLY:
+                continue  # positional arguments come from the most derived __init__
+            parameters.append(q)
+        first = False
+        if not more:
+            break
+    fixed = []
+    for q in parameters:
+        if q.name == "p":
+            q = q.replace(annotation=Optional[model.parameters])
+        elif q.name == "detach_reset" and not has_reset:
+            continue
+        fixed.append(q)
+    fixed.sort(key=lambda q: q.kind is inspect.Parameter.KEYWORD_ONLY)  # stable: positional first
+    return inspect.Signature(fixed)

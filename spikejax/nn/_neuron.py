@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import math
 import sys
-from typing import Any, Callable, ClassVar, NamedTuple, Optional
+from typing import Any, ClassVar, Optional
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +36,8 @@ from ..functional._validate import check_min_rank, check_rank
 from ..kernels import FUSED_MODELS
 from ..kernels.lif import _check_implementation
 from ._base import StatefulModule, _NeuronBase, is_stateful  # noqa: F401 (StatefulModule, is_stateful: re-exported)
-from ._runner import run_sequence
+from ._base import _constructor_signature
+from ._runner import LoopStep, _step_dtype, _step_input, run_sequence
 from ._docs import DOC, KERNEL_ARGS, RECURRENT_ARGS, RECURRENT_EXTRA, SEQUENCE_ARGS, SEQUENCE_CALL
 
 __all__ = [
@@ -103,7 +104,7 @@ class NeuronCell(_NeuronBase):
         input_tensor, state, p = self._promote(input_tensor, state)
         return self.model.feed_forward_step(input_tensor, state, p, self.dt, **self._step_options())
 
-    def _loop_step(self) -> "LoopStep":
+    def _loop_step(self) -> LoopStep:
         """This cell as one step of a time loop (see :class:`LoopStep`)."""
         return NeuronLayer._loop_step(self)._replace(record_states=False, unroll=1, remat=False)
 
@@ -187,7 +188,7 @@ class NeuronLayer(_NeuronBase):
             rest_state=lambda: self.model.feed_forward_state(step_shape, p, input_tensor.dtype),
         )
 
-    def _loop_step(self) -> "LoopStep":
+    def _loop_step(self) -> LoopStep:
         """This layer as one step of a time loop (see :class:`LoopStep`)."""
         p = self._promote(jnp.zeros(()), None)[2]  # the parameters in self.dtype
         dt, options = self.dt, self._step_options()
@@ -361,7 +362,7 @@ class NeuronRecurrentLayer(_RecurrentBase):
             rest_state=lambda: self.model.recurrent_state(shape, p, input_tensor.dtype),
         )
 
-    def _loop_step(self) -> "LoopStep":
+    def _loop_step(self) -> LoopStep:
         """This layer as one step of a time loop (see :class:`LoopStep`)."""
         _, _, p, w_in, w_rec = self._promote(jnp.zeros(()), None, *self.weights())
         dt, options = self.dt, self._step_options()
@@ -375,41 +376,6 @@ class NeuronRecurrentLayer(_RecurrentBase):
             return self.model.recurrent_state(shape, p, _step_dtype(self, x.dtype))
 
         return LoopStep(step, rest, self._promote_state, self.record_states, self.unroll, self.remat)
-
-
-class LoopStep(NamedTuple):
-    """A sequence layer taken apart into one step, for a time loop that runs a whole stack
-    (:class:`~spikejax.nn.SequentialState`).
-
-    Attributes:
-        step: ``(x, state) -> (y, state)`` for one step ``x`` ``(B, ...)``.
-        rest: ``x -> state``: the rest state for steps shaped like ``x`` (an array or a
-            ``jax.ShapeDtypeStruct``).
-        prepare: ``state -> state``: a given initial state in the layer's dtype.
-        record_states: the layer returns its state after every step, not the last one.
-        unroll, remat: the layer's scan options.
-    """
-
-    step: Callable[[Any, Any], tuple[Any, Any]]
-    rest: Callable[[Any], Any]
-    prepare: Callable[[Any], Any]
-    record_states: bool
-    unroll: int | bool
-    remat: bool | int
-
-
-def _step_dtype(module: _NeuronBase, dtype: Any) -> Any:
-    """The dtype an input of ``dtype`` computes in (``_float_input``, then ``module.dtype``)."""
-    if module.dtype is not None:
-        return jnp.dtype(module.dtype)
-    if not jnp.issubdtype(dtype, jnp.inexact):
-        return jnp.dtype(jnp.result_type(float))
-    return jnp.dtype(dtype)
-
-
-def _step_input(module: _NeuronBase, x: Any) -> Any:
-    """One step's input as the layer computes it, the same cast as a whole sequence gets."""
-    return jnp.asarray(x, _step_dtype(module, x.dtype))
 
 
 def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
@@ -469,37 +435,3 @@ def neuron_modules(model: NeuronModel, module_name: str) -> tuple[type, ...]:
         classes.append(cls)
     return tuple(classes)
 
-
-def _constructor_signature(base: type, model: NeuronModel, has_reset: bool) -> inspect.Signature:
-    """The real arguments of ``base(...)`` for ``model``: each ``__init__``'s own, with its
-    ``**kwargs`` replaced by the keyword arguments of the base class it passes them to, ``p``
-    annotated with the model's parameter class, and ``detach_reset`` only for models with a
-    reset. (Without it, ``inspect.signature(LIFCell)`` shows ``(*args, **kwargs)``-like
-    fragments of the first ``__init__`` only.)"""
-    parameters: list[inspect.Parameter] = []
-    first = True
-    for klass in base.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None or klass is object:
-            continue
-        own = list(inspect.signature(init).parameters.values())[1:]  # without self
-        names = {q.name for q in parameters}
-        more = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in own)
-        for q in own:
-            if q.kind is inspect.Parameter.VAR_KEYWORD or q.name in names:
-                continue
-            if not first and q.kind is not inspect.Parameter.KEYWORD_ONLY:
-                continue  # positional arguments come from the most derived __init__
-            parameters.append(q)
-        first = False
-        if not more:
-            break
-    fixed = []
-    for q in parameters:
-        if q.name == "p":
-            q = q.replace(annotation=Optional[model.parameters])
-        elif q.name == "detach_reset" and not has_reset:
-            continue
-        fixed.append(q)
-    fixed.sort(key=lambda q: q.kind is inspect.Parameter.KEYWORD_ONLY)  # stable: positional first
-    return inspect.Signature(fixed)

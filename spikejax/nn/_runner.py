@@ -9,7 +9,7 @@ rematerialised). The sequence modules of :mod:`spikejax.nn` and
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +17,51 @@ import jax.numpy as jnp
 from ..functional.integrate import run
 from ..kernels import neuron_sequence, select_implementation
 
-__all__ = ["run_sequence", "run_stack", "takes_kernel"]
+__all__ = ["LoopStep", "run_sequence", "run_stack", "takes_kernel"]
+
+
+class LoopStep(NamedTuple):
+    """A sequence layer taken apart into one step, for a time loop that runs a whole stack
+    (:class:`~spikejax.nn.SequentialState`).
+
+    Attributes:
+        step: ``(x, state) -> (y, state)`` for one step ``x`` ``(B, ...)``.
+        rest: ``x -> state``: the rest state for steps shaped like ``x`` (an array or a
+            ``jax.ShapeDtypeStruct``); ``None`` when the step builds its own from ``None``.
+        prepare: ``state -> state``: a given initial state in the layer's dtype.
+        record_states: the layer returns its state after every step, not the last one.
+        unroll, remat: the layer's scan options.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import LIF
+        >>> loop_step = LIF(record_states=True)._loop_step()
+        >>> state = loop_step.rest(jnp.ones((2, 3)))
+        >>> z, state = loop_step.step(jnp.ones((2, 3)), state)
+        >>> state.v[0], loop_step.record_states
+        (Array([0.1, 0.1, 0.1], dtype=float32), True)
+    """
+
+    step: Callable[[Any, Any], tuple[Any, Any]]
+    rest: Callable[[Any], Any]
+    prepare: Callable[[Any], Any]
+    record_states: bool
+    unroll: int | bool
+    remat: bool | int
+
+
+def _step_dtype(module: Any, dtype: Any) -> Any:
+    """The dtype an input of ``dtype`` computes in (``_float_input``, then ``module.dtype``)."""
+    if module.dtype is not None:
+        return jnp.dtype(module.dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        return jnp.dtype(jnp.result_type(float))
+    return jnp.dtype(dtype)
+
+
+def _step_input(module: Any, x: Any) -> Any:
+    """One step's input as the layer computes it, the same cast as a whole sequence gets."""
+    return jnp.asarray(x, _step_dtype(module, x.dtype))
 
 
 def takes_kernel(

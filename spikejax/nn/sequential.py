@@ -458,7 +458,7 @@ class _StackStep(StatefulModule):
 def _module_step(module: Any, unroll, remat):
     """A ``LoopStep`` for one module called per step: a neuron cell's own, a stateful module
     as ``module(x, s)`` (it builds its rest state from ``None``), any other as ``module(x)``."""
-    from ._neuron import LoopStep
+    from ._runner import LoopStep
 
     if is_stateful(module):
         own = getattr(module, "_loop_step", None)
