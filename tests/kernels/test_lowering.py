@@ -28,7 +28,7 @@ from spikejax.kernels import (
     neuron_sequence,
     select_implementation,
 )
-from spikejax.kernels import _fused
+from spikejax.kernels import _fused, _target
 
 H100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
 TRITON_CALL = "__gpu$xla.gpu.triton"
@@ -140,11 +140,11 @@ def test_auto_falls_back_to_the_scan_once_with_a_warning_where_the_kernel_cannot
 
 
 def test_block_fills_the_gpu_at_small_batch():
-    assert _fused.auto_block(16 * 1024, 132) == 128  # 128 programs, not 32 of 512
-    assert _fused.auto_block(16 * 4096, 132) == 256  # 256 programs
-    assert _fused.auto_block(16 * 16384, 132) == 512  # large: the measured 512
-    assert _fused.auto_block(3, 132) == 128  # never below 128 (tiny shapes clip later)
-    assert _fused.auto_block(16 * 1024, 8) == 512
+    assert _target.auto_block(16 * 1024, 132) == 128  # 128 programs, not 32 of 512
+    assert _target.auto_block(16 * 4096, 132) == 256  # 256 programs
+    assert _target.auto_block(16 * 16384, 132) == 512  # large: the measured 512
+    assert _target.auto_block(3, 132) == 128  # never below 128 (tiny shapes clip later)
+    assert _target.auto_block(16 * 1024, 8) == 512
     with _abstract_gpu():
         (call,) = _pallas_calls(_function(FUSED_MODELS["LIF"], grad=False),
                                 jnp.ones((4, 16, 1024)))
