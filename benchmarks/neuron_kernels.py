@@ -51,13 +51,16 @@ INPUT_RATE = 0.2
 
 @jax.custom_jvp
 def _spike(x):
-    return (x > 0).astype(x.dtype)
+    # x > 0, except that a nan stays nan, as spikejax's threshold does (a NaN never hides as "no
+    # spike"): the same math, so that the compiled programs can be compared.
+    return jnp.where(jnp.isnan(x), x, (x > 0).astype(x.dtype))
 
 
 @_spike.defjvp
 def _spike_jvp(primals, tangents):
     (x,), (dx,) = primals, tangents
-    return _spike(x), dx / (P.alpha * jnp.abs(x) + 1.0) ** 2
+    slope = 1.0 / (P.alpha * jnp.abs(x) + 1.0) ** 2
+    return _spike(x), jnp.where(jnp.isnan(x), x, slope) * dx
 
 
 def reference_lif(currents, v, i):

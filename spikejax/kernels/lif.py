@@ -106,7 +106,18 @@ _KERNEL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
 
 
 class KernelFallbackWarning(UserWarning):
-    """``implementation="auto"`` took the scan because the kernel does not lower for the GPU."""
+    """``implementation="auto"`` took the scan because the kernel does not lower for the GPU.
+
+    Warned once per model and reason; the results are the scan's, so nothing else changes.
+
+    Example:
+        >>> import warnings
+        >>> from spikejax.kernels import KernelFallbackWarning
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("error", KernelFallbackWarning)   # a fallback raises here
+        ...     issubclass(KernelFallbackWarning, UserWarning)
+        True
+    """
 
 
 _WARNED: set = set()
