@@ -143,6 +143,7 @@ def page_with_includes(page: Path) -> str:
     return re.sub(pattern, include, page.read_text(), flags=re.MULTILINE)
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 @pytest.mark.docs
 def test_getting_started_code_runs(tmp_path):
     # The page's Python blocks (README's first network included), in order, as one script.

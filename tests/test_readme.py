@@ -87,7 +87,8 @@ COMMANDS = {
     'pip install -e ".[test]" && pytest -n 2': {"suite": True},
     "python -m tasks.quickstart": {"smoke": [], "full": True},
     "python -m tasks.mnist": {"clone": [], "full": True},
-    "python -m tasks.mnist --dataset fashion_mnist": {"smoke": [], "full": True},
+    # tests/tasks/test_mnist.py runs the same task with --smoke in-process; this subprocess run is slow.
+    "python -m tasks.mnist --dataset fashion_mnist": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.mnist_stdp": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.memory": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.cartpole": {"smoke": [], "smoke_slow": True, "full": True},
@@ -211,6 +212,7 @@ def test_readme_task_command_runs_in_full(line, tmp_path):
         _run([sys.executable, *part[1:]], cwd=tmp_path, env=_env(), timeout=6 * 3600)
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_a_clean_clone_runs_the_readme(tmp_path):
     """What is committed is enough: clone, then run a snippet and the main command's smoke run."""
     git = shutil.which("git")

@@ -23,6 +23,7 @@ def test_help_lists_the_flags():
     assert "{ann,lsnn,snn}" in out.stdout
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_smoke_run_writes_the_summary(tmp_path):
     output = tmp_path / "summary.json"
     summary = cartpole.main(["--smoke", "--no-progress", "--output", str(output)])

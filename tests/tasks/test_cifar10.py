@@ -20,6 +20,7 @@ def test_help_lists_the_flags():
         assert flag in out.stdout, flag
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_smoke_run_on_a_small_archive_writes_the_summary(tmp_path, cifar_archive):
     cifar_archive(tmp_path / "data", per_batch=8, test=16)
     output = tmp_path / "summary.json"

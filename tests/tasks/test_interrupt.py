@@ -61,6 +61,7 @@ def test_sigint_in_epoch_1_of_the_mnist_smoke_run_exits_130_with_a_summary_and_a
 TINY = ["--train-limit", "64", "--test-limit", "32", "--batch-size", "32", "--no-progress", "--channels", "4", "8"]
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_interrupted_mnist_run_names_its_checkpoints_and_the_command_that_resumes_it(tmp_path, capsys):
     output, checkpoints = tmp_path / "s.json", tmp_path / "ckpt"
     argv = TINY + ["--epochs", "2", "--output", str(output), "--checkpoint-dir", str(checkpoints)]

@@ -45,6 +45,7 @@ def _final_parameters(directory):
     return jax.tree_util.tree_leaves(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_interrupted_and_resumed_run_ends_with_the_same_parameters(tmp_path):
     common = TINY + ["--epochs", "2", "--output", str(tmp_path / "s.json")]
     mnist.main(common + ["--checkpoint-dir", str(tmp_path / "a")])
@@ -142,6 +143,7 @@ print(json.dumps({"runs": runs, "errors": errors}))
 """
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_devices_all_trains_data_parallel_like_one_device(tmp_path):
     repo = pathlib.Path(mnist.__file__).parent.parent
     path = os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])

@@ -62,6 +62,7 @@ def test_tiny_run_writes_summary_and_plot_and_learns_within_bounds(tmp_path):
     assert float(jnp.sum(model.class_rates[...])) > 0
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_resumed_run_ends_with_the_same_state(tmp_path):
     common = TINY + ["--epochs", "2", "--output", str(tmp_path / "s.json")]
     mnist_stdp.main(common + ["--checkpoint-dir", str(tmp_path / "a")])
