@@ -16,7 +16,7 @@ import tarfile
 
 import numpy as np
 
-from ._files import cache_dir, check_md5
+from ._files import cache_dir, check_md5, private_tempdir
 
 __all__ = ["ARCHIVE", "FOLDER", "read_archive", "load_tfds"]
 
@@ -100,7 +100,8 @@ def load_tfds(split: str) -> tuple[np.ndarray, np.ndarray]:
             f"python archive {ARCHIVE}, source='idx'); import failed with: {error}"
         ) from error
     data_dir = cache_dir() / "tfds"
-    builder = tfds.builder("cifar10", data_dir=str(data_dir))
+    with private_tempdir():  # tfds leaves an empty temp folder behind otherwise
+        builder = tfds.builder("cifar10", data_dir=str(data_dir))
     if not builder.is_prepared():
         raise FileNotFoundError(
             f"tfds has no prepared cifar10 in {data_dir}. Build it once where the network is "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -325,3 +326,28 @@ def _fetch(url: str, target: pathlib.Path, md5: str, timeout: float) -> None:
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)
+
+
+@contextlib.contextmanager
+def private_tempdir():
+    """Within this context, ``tempfile`` makes its files in a folder that is removed after.
+
+    tensorflow-datasets leaves an empty ``tmp...tfds`` folder in the system temp folder each time
+    it builds dataset info offline (``DatasetInfo.initialize_from_bucket`` makes it, finds no GCS
+    files and returns); spikejax's tfds calls run in here so that nothing of theirs is left behind.
+
+    Example:
+        >>> import os, tempfile
+        >>> with private_tempdir() as folder:
+        ...     inside = tempfile.mkdtemp()
+        >>> os.path.dirname(inside) == folder, os.path.exists(inside)
+        (True, False)
+    """
+    with tempfile.TemporaryDirectory(prefix="spikejax-tfds-") as folder:
+        before = tempfile.tempdir
+        tempfile.tempdir = folder
+        try:
+            yield folder
+        finally:
+            tempfile.tempdir = before
+

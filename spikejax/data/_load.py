@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 
 from . import _cifar
-from ._files import SPLITS, cache_dir, check_md5, dataset, find
+from ._files import SPLITS, cache_dir, check_md5, dataset, find, private_tempdir
 from ._idx import parse_idx
 
 __all__ = ["load"]
@@ -101,6 +101,11 @@ def _load_tfds(name: str, split: str, folder: pathlib.Path) -> tuple[np.ndarray,
             "source='tfds' needs tensorflow-datasets: pip install tensorflow-datasets importlib_resources "
             f"(or use source='idx', which reads the same files with numpy alone); import failed with: {error}"
         ) from error
+    with private_tempdir():  # tfds leaves an empty temp folder behind otherwise
+        return _read_tfds(tfds, name, split, folder)
+
+
+def _read_tfds(tfds, name: str, split: str, folder: pathlib.Path) -> tuple[np.ndarray, np.ndarray]:
     # array_record builds can be read back without TensorFlow (through a data source).
     builder = tfds.builder(name, data_dir=str(cache_dir() / "tfds"), file_format="array_record")
     if not builder.is_prepared():
