@@ -12,6 +12,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 LEAKY = """
@@ -45,6 +47,7 @@ def test_a_leftover_in_the_temp_folder_fails_the_session_and_is_named(tmp_path):
     assert list((tmp_path / "system-tmp").iterdir()) == []  # the session's folder is removed
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_a_clean_session_passes(tmp_path):
     (tmp_path / "test_leaky.py").write_text(LEAKY)
     done = _pytest(tmp_path, "-k", "not test_leaks")

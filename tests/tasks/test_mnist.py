@@ -97,6 +97,7 @@ def test_bad_arguments_are_clear_errors(tmp_path):
 SMALL = TINY + ["--channels", "4", "8", "--epochs", "1"]
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_bfloat16_computes_the_layers_in_bfloat16_and_keeps_float32_parameters_and_neurons():
     images = jnp.asarray(np.random.default_rng(0).normal(size=(2, 28, 28)), jnp.float32)
     for dtype in (jnp.float32, jnp.bfloat16):
