@@ -256,7 +256,8 @@ def part_memory_probes(args, n):
     for name in versions(args):
         command = [sys.executable, "-m", "benchmarks.neuron_kernels", "--probe", name, "--sizes", str(n),
                    "--steps", str(args.steps), "--batch", str(args.batch), "--implementation",
-                   args.implementation, "--precision", args.precision, "--block", str(args.block),
+                   args.implementation, "--precision", args.precision,
+                   *(["--block", str(args.block)] if args.block is not None else []),
                    "--checkpoint-every", str(args.checkpoint_every)]
         env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false")
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600,
@@ -332,7 +333,8 @@ def main(argv=None):
                         help="lif_sequence's implementation ('pallas' on CPU: the interpreter)")
     parser.add_argument("--precision", default="default", help="jax_default_matmul_precision")
     parser.add_argument("--checkpoint-every", type=int, default=8, help="lif_sequence's checkpoint_every")
-    parser.add_argument("--block", type=int, default=512, help="lif_sequence's block")
+    parser.add_argument("--block", type=int, default=None,
+                        help="lif_sequence's block of neurons per program (default: the kernels' automatic block)")
     parser.add_argument("--no-memory-probes", action="store_true", help="skip (c)'s measured peaks")
     parser.add_argument("--no-write", action="store_true", help="print only (for sanity runs)")
     parser.add_argument("--output", default=None,

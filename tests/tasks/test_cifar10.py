@@ -35,6 +35,7 @@ def test_smoke_run_on_a_small_archive_writes_the_summary(tmp_path, cifar_archive
     assert written["config"]["channels"] == [8, 8, 16, 16] and "device" in written["environment"]
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_network_shapes_and_spikes():
     model = cifar10.CifarSNN(channels=(4, 4, 8, 8), time_steps=3, rngs=nnx.Rngs(0))
     logits, spikes = model(jnp.ones((2, 32, 32, 3)) * 3.0)

@@ -109,6 +109,7 @@ def test_cifar10_and_memory_write_their_summary_when_interrupted(tmp_path, monke
     assert summary["task"] == "memory" and summary["interrupted"] and summary["epochs_run"] == 0
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_mnist_stdp_writes_its_summary_when_interrupted(tmp_path, capsys):
     def interrupt(result):
         raise KeyboardInterrupt
@@ -121,6 +122,7 @@ def test_mnist_stdp_writes_its_summary_when_interrupted(tmp_path, capsys):
     assert summary["interrupted"] and summary["epochs_total"] == 1 and summary["test_accuracy"] is not None
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_cartpole_writes_its_summary_when_interrupted(tmp_path, monkeypatch, capsys):
     pytest.importorskip("gymnax")
     real = cartpole.make_iteration
