@@ -144,10 +144,7 @@ def run_sequence(
                     options=options):
         if steps is not None:  # the kernel reads one row per step
             inputs = jnp.broadcast_to(inputs, (steps,) + inputs.shape)
-        # "auto" stays "auto": neuron_sequence falls back to the scan (warning once) where the
-        # kernel cannot lower for the device at hand.
-        return neuron_sequence(model, inputs, state, p, dt, implementation=implementation,
-                               **(options or {}))
+        return neuron_sequence(model, inputs, state, p, dt, implementation="pallas", **(options or {}))
     if state is None and rest_state is not None:
         state = rest_state()
     states, outputs = run(

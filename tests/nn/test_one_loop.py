@@ -196,20 +196,3 @@ def test_a_user_cell_with_initial_state_keeps_every_step_in_the_scan():
         np.testing.assert_allclose(state[1], T * net[0].module(x), rtol=1e-5)
         jaxpr = str(jax.make_jaxpr(lambda x: net(x, steps=T)[0])(x))
         assert ("concatenate" in jaxpr) == scans_with_first_step_outside
-
-
-def test_auto_reaches_the_kernel_as_auto_so_that_it_can_fall_back(monkeypatch):
-    # The lowering fallback (KernelFallbackWarning) lives in neuron_sequence's "auto": the runner
-    # must not turn "auto" into "pallas" once it has picked the kernel.
-    from spikejax.nn import LIF, _runner
-
-    seen = []
-
-    def fake_sequence(model, inputs, state, p, dt, *, implementation, **options):
-        seen.append(implementation)
-        return jnp.zeros_like(inputs), state
-
-    monkeypatch.setattr(_runner, "select_implementation", lambda *a, **k: "pallas")
-    monkeypatch.setattr(_runner, "neuron_sequence", fake_sequence)
-    LIF(implementation="auto")(jnp.ones((3, 2, 4)))
-    assert seen == ["auto"]
