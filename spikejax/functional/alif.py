@@ -5,11 +5,11 @@ The excitatory neuron of Diehl & Cook (2015), with the equations and parameter n
 :math:`t_{\text{ref}}` and masks the input current :math:`I` of refractory neurons:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         t_{\text{ref}} &\leftarrow \max(t_{\text{ref}} - \Delta t, 0), \qquad
         a = [t_{\text{ref}} = 0] \\
         v' &= V_{\text{rest}} + (v - V_{\text{rest}} - R a I)\, e^{-\Delta t / \tau_m} + R a I
-    \end{align*}
+    \end{aligned}
 
 The voltage of a refractory neuron stays where it was (the voltage lock,
 :math:`v \leftarrow a v' + (1 - a) v`). An active neuron spikes when

@@ -4,12 +4,12 @@ The membrane voltage :math:`v` is driven by an excitatory and an inhibitory syna
 :math:`g_e` and :math:`g_i`, each pulling it towards its reversal potential:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= c_m^{-1} \big( g_l (v_{\text{rest}} - v) + g_e (E_{\text{rev},E} - v)
                    + g_i (E_{\text{rev},I} - v) \big) \\
         \dot{g}_e &= -\tau_{\text{syn,exc}}^{-1} g_e \\
         \dot{g}_i &= -\tau_{\text{syn,inh}}^{-1} g_i
-    \end{align*}
+    \end{aligned}
 
 Each step first lets the conductances jump, then decays them with one forward-Euler step of
 ``dt`` seconds, then integrates :math:`v` with the *decayed* conductances and the old :math:`v`
@@ -19,13 +19,13 @@ Each step first lets the conductances jump, then decays them with one forward-Eu
 The sign of the input decides which conductance it opens:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \text{feed-forward:}\quad
         g_e &\leftarrow g_e + [x]_+, \qquad g_i \leftarrow g_i + [-x]_+ \\
         \text{recurrent:}\quad
         g_e &\leftarrow g_e + [W_{\text{in}}]_+ x + [W_{\text{rec}}]_+ z_{t-1} \\
         g_i &\leftarrow g_i + [-W_{\text{in}}]_+ x + [-W_{\text{rec}}]_+ z_{t-1}
-    \end{align*}
+    \end{aligned}
 
 with :math:`[\cdot]_+ = \operatorname{relu}(\cdot)` elementwise: a positive weight is an excitatory
 synapse and a negative weight an inhibitory one.

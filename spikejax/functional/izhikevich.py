@@ -3,10 +3,10 @@ r"""Izhikevich (2003) neuron, with Norse's equations, names, defaults and preset
 The membrane potential :math:`v` (mV) and the recovery variable :math:`u` follow
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau^{-1} \left( s_q v^2 + m_n v + \text{bias} - u + I \right) \\
         \dot{u} &= \tau^{-1} a (b v - u)
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step (both right-hand sides use the old :math:`v` and
 :math:`u`, as Norse does). The neuron spikes when :math:`z = \Theta(v - v_{\text{th}})` and then

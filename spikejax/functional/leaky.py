@@ -10,7 +10,7 @@ first computes the reset signal from the *previous* membrane,
 then updates the membrane with the chosen ``reset_mechanism``,
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         U_t &= \beta U_{t-1} + I_t - r_t U_{\text{thr}}
             && \text{"subtract"} \\
         U_t &= \beta (1 - r_t) U_{t-1} + I_t
@@ -19,7 +19,7 @@ then updates the membrane with the chosen ``reset_mechanism``,
             && \text{"zero", recurrent (snnTorch's RLeaky)} \\
         U_t &= \beta U_{t-1} + I_t
             && \text{"none"}
-    \end{align*}
+    \end{aligned}
 
 and spikes, :math:`S_t = \Theta(U_t - U_{\text{thr}})`, with a surrogate gradient. :math:`\beta`
 is clipped to :math:`[0, 1]` in every step, with the gradient of snnTorch's ``clamp``: 1

@@ -3,10 +3,10 @@ r"""Leaky integrator (LI): a LIF membrane that never spikes, used as a readout.
 The membrane voltage :math:`v` and the synaptic current :math:`i` follow
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
         \dot{i} &= -\tau_{\text{syn}}^{-1} i
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step of ``dt`` seconds. Each step first adds the input current,
 :math:`i \leftarrow i + i_{\text{in}}`, then integrates (Norse 1.1's order); the output is the

@@ -3,10 +3,10 @@ r"""Current-based leaky integrate-and-fire (LIF) neuron, with Norse's equations 
 The membrane voltage :math:`v` and the synaptic current :math:`i` follow
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
         \dot{i} &= -\tau_{\text{syn}}^{-1} i
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the decayed
 voltage crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then

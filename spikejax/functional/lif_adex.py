@@ -4,21 +4,21 @@ The exponential LIF (:mod:`spikejax.functional.lif_ex`) with an adaptation curre
 (Brette & Gerstner, 2005):
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau_{\text{mem}}^{-1} \left(v_{\text{leak}} - v + i
                    + \Delta_T \exp\left(\frac{v - v_{\text{th}}}{\Delta_T}\right) - a\right) \\
         \dot{i} &= -\tau_{\text{syn}}^{-1} i \\
         \dot{a} &= \tau_{\text{ada}}^{-1} \left(a_{\text{current}} (v - v_{\text{leak}}) - a\right)
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the integrated
 voltage crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         v &\leftarrow (1 - z) v + z v_{\text{reset}} \\
         a &\leftarrow a + a_{\text{spike}} z
-    \end{align*}
+    \end{aligned}
 
 As in Norse 1.1, each step first adds the input current, :math:`i \leftarrow i + i_{\text{in}}`,
 then integrates :math:`v`, :math:`i` and :math:`a`; the exponential and :math:`\dot a` are

@@ -3,11 +3,11 @@ r"""Exponential leaky integrate-and-fire (LIFEx) neuron, with Norse's equations 
 The membrane voltage :math:`v` and the synaptic current :math:`i` follow
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau_{\text{mem}}^{-1} \left(v_{\text{leak}} - v + i
                    + \Delta_T \exp\left(\frac{v - v_{\text{th}}}{\Delta_T}\right)\right) \\
         \dot{i} &= -\tau_{\text{syn}}^{-1} i
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step of ``dt`` seconds (Fourcaud-Trocmé et al., 2003; see
 Gerstner et al., *Neuronal Dynamics*, ch. 5.2). The exponential term makes the upswing towards

@@ -6,12 +6,12 @@ Each step first takes one step of the current-based LIF neuron of
 :math:`\rho` (in steps) then masks that step while it is positive:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         m &= \Theta(\rho) \\
         v &\leftarrow (1 - m)\, v' + m\, v \\
         z &= (1 - m)\, z' \\
         \rho &\leftarrow (1 - z) \max(\rho - m, 0) + z\, \rho_{\text{reset}}
-    \end{align*}
+    \end{aligned}
 
 So after a spike the voltage stays where the reset put it, and the neuron cannot fire, for
 :math:`\rho_{\text{reset}}` steps; the synaptic current keeps integrating its input meanwhile.

@@ -5,21 +5,21 @@ whose threshold :math:`b` rises by :math:`\beta` at every spike and relaxes back
 :math:`v_{\text{th}}`:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \dot{v} &= \tau_{\text{mem}}^{-1} (v_{\text{leak}} - v + i) \\
         \dot{i} &= -\tau_{\text{syn}}^{-1} i \\
         \dot{b} &= \tau_{\text{adapt}}^{-1} (v_{\text{th}} - b)
-    \end{align*}
+    \end{aligned}
 
 integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the integrated
 voltage crosses the integrated threshold, :math:`z = \Theta(v - b)`, and then
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         v &\leftarrow (1 - z) v + z v_{\text{reset}} \\
         b &\leftarrow b + \beta z \\
         i &\leftarrow i + i_{\text{in}}
-    \end{align*}
+    \end{aligned}
 
 Order (Norse 1.1's code): unlike LIF, the step integrates with the *old* current, spikes and
 resets, and only then adds the input current :math:`i_{\text{in}}` (feed-forward: the input;

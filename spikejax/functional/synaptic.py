@@ -5,7 +5,7 @@ A discrete-time neuron with a synaptic current :math:`I^{\text{syn}}` that decay
 membrane :math:`U` that decays by :math:`\beta`. Each step, as in snnTorch 1.0.0,
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         r_t &= \Theta(U_{t-1} - U_{\text{thr}}) \\
         I^{\text{syn}}_t &= \alpha_{\text{syn}} I^{\text{syn}}_{t-1} + I_t \\
         U_t &= \beta U_{t-1} + I^{\text{syn}}_t - r_t U_{\text{thr}}
@@ -15,7 +15,7 @@ membrane :math:`U` that decays by :math:`\beta`. Each step, as in snnTorch 1.0.0
         U_t &= \beta U_{t-1} + I^{\text{syn}}_t
             && \text{"none"} \\
         S_t &= \Theta(U_t - U_{\text{thr}})
-    \end{align*}
+    \end{aligned}
 
 The reset never touches :math:`I^{\text{syn}}`. :math:`\alpha_{\text{syn}}` and :math:`\beta`
 are clipped to :math:`[0, 1]` in every step (see :func:`~spikejax.functional.clip_decay` for

@@ -6,13 +6,13 @@ the spikes ``(T, B, N)`` and the final state. The equations are those of
 :math:`v` and :math:`i` are integrated, then the neuron spikes and resets):
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         i_j &= i_t + x_t, \qquad
         u = v_t + \Delta t\, \tau_{\text{mem}}^{-1} ((v_{\text{leak}} - v_t) + i_j), \qquad
         i_{t+1} = i_j - \Delta t\, \tau_{\text{syn}}^{-1} i_j \\
         z_t &= \Theta(u - v_{\text{th}}), \qquad
         v_{t+1} = (1 - z_t)\, u + z_t\, v_{\text{reset}}
-    \end{align*}
+    \end{aligned}
 
 The input projection is hoisted out of the time loop: compute the currents of all steps with
 one matmul, then call this. Units and defaults are Norse's (``dt=1e-3`` s, ``tau_syn_inv=200``,

@@ -55,12 +55,12 @@ the node's incoming edges), the current is updated first and the membrane sees t
 as Norse's and snnTorch's importers and spikejax's LIF do:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
     \text{CubaLIF:}\quad i_t &= i_{t-1} + \tfrac{dt}{\tau_\text{syn}} (-i_{t-1} + w_\text{in} I_t),
         \quad v_t = v_{t-1} + \tfrac{dt}{\tau_\text{mem}} (v_\text{leak} - v_{t-1} + r\, i_t) \\
     \text{LIF:}\quad v_t &= v_{t-1} + \tfrac{dt}{\tau} (v_\text{leak} - v_{t-1} + r I_t) \qquad
     \text{IF:}\quad v_t = v_{t-1} + dt\, r I_t
-    \end{align*}
+    \end{aligned}
 
 then :math:`z_t = \Theta(v_t - v_\text{threshold})` (strictly above) and :math:`v_t \leftarrow
 v_\text{reset}` where :math:`z_t = 1`; CubaLI and LI are CubaLIF and LIF without the threshold

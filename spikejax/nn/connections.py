@@ -8,12 +8,12 @@ first and the weights :math:`W` (layout ``(out, in)``, as in Norse and ``torch.n
 after:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \text{Dense:} \quad & I = s(z) W^\top + b \\
         \text{Direct:} \quad & I = s(z) \odot w + b \qquad (\text{one to one}) \\
         \text{Lateral:} \quad & I = s(z) \left(W \odot (1 - \mathrm{Id})\right)^\top + b
         \qquad (\text{all to all but self})
-    \end{align*}
+    \end{aligned}
 
 The synapse :math:`s` is memoryless. ``synapse=None`` passes the spikes through, so the current
 is the weighted spikes of this step; :class:`DeltaCurrent` is Inferno's delta synapse, a current

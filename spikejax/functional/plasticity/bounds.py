@@ -5,7 +5,7 @@ depression magnitude :math:`U_- \ge 0`. A bound scales each by how far the weigh
 from the bound it moves towards and returns the net update :math:`\Delta w`:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \text{power (soft):}\quad
             \Delta w &= (w_{\max} - w)^{\mu_+} U_+ - (w - w_{\min})^{\mu_-} U_- \\
         \text{multiplicative (soft):}\quad
@@ -14,7 +14,7 @@ from the bound it moves towards and returns the net update :math:`\Delta w`:
             \Delta w &= \Theta(w_{\max} - w) U_+ - \Theta(w - w_{\min}) U_- \\
         \text{clamp:}\quad
             \Delta w &= \operatorname{clip}(w + \Delta w_0, w_{\min}, w_{\max}) - w
-    \end{align*}
+    \end{aligned}
 
 with :math:`\Theta(x) = 1` for :math:`x > 0` and 0 otherwise (as ``torch.heaviside(x, 0)`` in
 Inferno and Norse's ``heaviside``). A bound given as ``None`` leaves its side unscaled. The

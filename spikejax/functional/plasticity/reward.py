@@ -19,10 +19,10 @@ and MSTDPET low-pass filters the eligibility into a trace :math:`e` with :math:`
 (Florian's discrete form, which Inferno's ``MSTDPET`` also uses) and updates from it:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         e_{b,ij} &\leftarrow e_{b,ij}\, e^{-\Delta t / \tau_z} + \zeta_{b,ij} / \tau_z \\
         \Delta w_{ij} &= R_b\!\left[\gamma\, r_b\, e_{b,ij}\, \Delta t\right]
-    \end{align*}
+    \end{aligned}
 
 :math:`R_b` reduces over the batch (``batch_reduction``, default ``"sum"`` as Inferno's
 reward-modulated trainers). Per batch entry the update is split by sign into potentiation and

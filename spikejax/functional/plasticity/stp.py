@@ -5,10 +5,10 @@ available resources. Over a step of ``dt`` seconds with presynaptic spikes :math
 in Norse's order: :math:`u` jumps first, and the release uses the new :math:`u`):
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         u' &= u - \Delta t\, \tau_f^{-1} u + U (1 - u) z \\
         x' &= x + \Delta t\, \tau_d^{-1} (1 - x) - u' x z
-    \end{align*}
+    \end{aligned}
 
 and the step's synaptic efficacy (the output) is :math:`u' x z`, with the previous :math:`x`.
 :math:`\tau_f` sets facilitation and :math:`\tau_d` depression; :math:`\tau_s` is the synaptic

@@ -7,14 +7,14 @@ Each step decays them exactly over ``dt``, then updates the weights from the *de
 simultaneous spikes do not pair), then adds this step's spikes:
 
 .. math::
-    \begin{align*}
+    \begin{aligned}
         \Delta w_{ij} &= R_b\!\left[z^{\text{post}}_{b,i}\, r_{1,bj}
                           \left(A_2^+ + A_3^+ o_{2,bi}\right)\right]
                        - R_b\!\left[z^{\text{pre}}_{b,j}\, o_{1,bi}
                           \left(A_2^- + A_3^- r_{2,bj}\right)\right] \\
         r_{1,2} &\leftarrow r_{1,2} + z^{\text{pre}}, \qquad
         o_{1,2} \leftarrow o_{1,2} + z^{\text{post}}
-    \end{align*}
+    \end{aligned}
 
 (``trace_mode="nearest"`` sets a trace to 1 on a spike instead: the paper's nearest-spike
 model.) :math:`R_b` reduces over the batch (``batch_reduction``, default ``"mean"``). The
