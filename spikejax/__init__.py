@@ -13,7 +13,12 @@ Example:
 """
 
 from . import data, functional, learn, nn, plot, train
+from ._namespace import hide_private_modules as _hide_private_modules
 from .nn import Lift, SequentialState
+
+# spikejax._checkpoint, spikejax.nn._runner, ... stay importable by name, not package attributes.
+_hide_private_modules(__name__)
+del _hide_private_modules
 
 __version__ = "0.1.0"
 

@@ -8,9 +8,8 @@ currents: one Pallas kernel on a GPU, the scan of :func:`spikejax.functional.run
 :mod:`spikejax.nn` (``spikejax.nn.LIF``, ...) take the same ``implementation`` option.
 """
 
-from . import adaptive as _adaptive
-from . import lif as _lif
+from . import adaptive, lif
 from .adaptive import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
 
-__all__ = list(_lif.__all__) + list(_adaptive.__all__)
+__all__ = list(lif.__all__) + list(adaptive.__all__)
