@@ -20,6 +20,9 @@ name                train   test   classes                                  mean
 ``cifar10``         50000   10000  airplane, automobile, ..., truck         per channel
 ==================  ======  =====  =======================================  =============
 
+Event data sets (SHD, SSC, N-MNIST, DVS128 Gesture), their time binning and augmentations are
+in :mod:`spikejax.data.events`.
+
 CIFAR-10 comes from the original "python version" archive ``cifar-10-python.tar.gz`` (searched like
 the IDX files, read without extracting) as ``uint8`` images ``(N, 32, 32, 3)``, channels last.
 
@@ -43,6 +46,7 @@ Example:
 from ._batching import Batches, batches, normalize, split
 from ._files import DATASETS, ChecksumError, download, find
 from ._load import load
+from . import events  # event data sets (SHD, SSC, N-MNIST, DVS128 Gesture): spikejax.data.events
 
 __all__ = [
     "load",
