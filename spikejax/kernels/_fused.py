@@ -56,7 +56,7 @@ from jax.experimental import pallas as pl
 
 from ._target import auto_block, gpu_target
 
-__all__ = ["FusedConfig", "fused_sequence", "kernel_lowering_error", "triton_params"]
+__all__ = ["FusedConfig", "fused_sequence", "kernel_lowering_error", "lowering_error", "triton_params"]
 
 # One neuron per thread: a program of `block` neurons gets block // 32 warps (1 to 32). With 4
 # neurons per thread (4 warps per 512) the backward kernels, which hold a whole chunk of states
@@ -297,7 +297,7 @@ def kernel_lowering_error(config: FusedConfig, xs, state, params) -> Optional[st
 
     Lowers (without compiling or running) the plain forward kernel and the forward and
     backward kernels of a ``jax.vjp``, for arrays shaped and typed as ``xs``, ``state`` and
-    ``params``. Cached per configuration and shapes.
+    ``params`` (arrays or ``jax.ShapeDtypeStruct`` s). Cached per configuration and shapes.
     """
     avals = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (xs, state, params))
     key = (config, avals)
@@ -321,44 +321,21 @@ def _is_static_scalar(leaf) -> bool:
     return isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
 
 
-def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int],
-                   checkpoint_every: int, interpret: bool,
-                   check_param: Callable[[str, Any], None], fallback: Optional[Callable] = None):
-    """Run ``step`` over ``xs`` ``(T, *shape)`` from ``state`` (leaves of ``shape``) in one kernel.
-
-    Arguments are assumed checked by the caller, except that ``check_param(name, leaf)`` is
-    called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
-    takes :func:`auto_block` for the GPU target. With ``fallback`` (a compiled kernel only),
-    a kernel that does not lower for the target is replaced by ``fallback(reason)``'s result.
-    Returns ``(outputs (T, *shape), final_state)``.
-    """
-    length, shape = xs.shape[0], xs.shape[1:]
-    dtype = xs.dtype
-    width = math.prod(shape)
+def _configure(step, xs_shape, state_treedef, p, dt, options: dict, *, block: Optional[int],
+               checkpoint_every: int, interpret: bool):
+    """``(config, padded width, [(path, leaf)] of the parameter rows)`` for one fused call."""
+    length, width = xs_shape[0], math.prod(xs_shape[1:])
     if block is None:
         target = gpu_target()
         block = auto_block(width, target.num_cores if target is not None else None)
     block = min(block, 1 << (width - 1).bit_length())
-    padded = -(-width // block) * block
-
-    def flat(a, name=None, dtype=dtype):
-        a = jnp.asarray(a, dtype)
-        if name is not None:
-            check_param(name, a)
-        row = jnp.broadcast_to(a, shape).reshape(width)
-        # Edge padding keeps the padded neurons' arithmetic finite.
-        return jnp.pad(row, (0, padded - width), mode="edge") if padded > width else row
-
-    state_leaves, state_treedef = jax.tree_util.tree_flatten(state)
     leaves_with_path, param_treedef = jax.tree_util.tree_flatten_with_path((p, dt))
     statics, rows = [], []
     for index, (path, leaf) in enumerate(leaves_with_path):
         if _is_static_scalar(leaf):
             statics.append((index, leaf))
         else:
-            # Parameter rows in the compute dtype (one row each: the cost is nil); the cast
-            # here takes their gradients back to the leaf's dtype.
-            rows.append(flat(leaf, _param_name(path), COMPUTE_DTYPE))
+            rows.append((path, leaf))
     config = FusedConfig(
         step=step,
         options=tuple(sorted(options.items())),
@@ -371,15 +348,63 @@ def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int
         checkpoint_every=min(checkpoint_every, length),
         interpret=interpret,
     )
+    return config, -(-width // block) * block, rows
+
+
+def lowering_error(step, xs, state, p, dt, options: dict, *, block: Optional[int] = None,
+                   checkpoint_every: int = 8) -> Optional[str]:
+    """Why the compiled kernel of ``step`` does not lower for the GPU target, or ``None``.
+
+    ``xs`` ``(T, *shape)`` and ``state`` may be arrays or ``jax.ShapeDtypeStruct`` s: only
+    shapes and dtypes are read (and of ``p`` and ``dt``, which Python-number leaves are).
+    """
+    state_leaves, state_treedef = jax.tree_util.tree_flatten(state)
+    config, padded, rows = _configure(step, xs.shape, state_treedef, p, dt, options, block=block,
+                                      checkpoint_every=checkpoint_every, interpret=False)
+    return kernel_lowering_error(
+        config,
+        jax.ShapeDtypeStruct((xs.shape[0], padded), xs.dtype),
+        jax.ShapeDtypeStruct((len(state_leaves), padded), xs.dtype),
+        jax.ShapeDtypeStruct((len(rows), padded), COMPUTE_DTYPE),
+    )
+
+
+def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int],
+                   checkpoint_every: int, interpret: bool,
+                   check_param: Callable[[str, Any], None]):
+    """Run ``step`` over ``xs`` ``(T, *shape)`` from ``state`` (leaves of ``shape``) in one kernel.
+
+    Arguments are assumed checked by the caller, except that ``check_param(name, leaf)`` is
+    called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
+    takes :func:`auto_block` for the GPU target. Whether the kernel lowers for the target is
+    the caller's to decide (:func:`lowering_error`). Returns ``(outputs (T, *shape),
+    final_state)``.
+    """
+    length, shape = xs.shape[0], xs.shape[1:]
+    dtype = xs.dtype
+    width = math.prod(shape)
+    state_leaves, state_treedef = jax.tree_util.tree_flatten(state)
+    config, padded, param_leaves = _configure(
+        step, xs.shape, state_treedef, p, dt, options, block=block,
+        checkpoint_every=checkpoint_every, interpret=interpret,
+    )
+
+    def flat(a, name=None, dtype=dtype):
+        a = jnp.asarray(a, dtype)
+        if name is not None:
+            check_param(name, a)
+        row = jnp.broadcast_to(a, shape).reshape(width)
+        # Edge padding keeps the padded neurons' arithmetic finite.
+        return jnp.pad(row, (0, padded - width), mode="edge") if padded > width else row
+
+    # Parameter rows in the compute dtype (one row each: the cost is nil); the cast here takes
+    # their gradients back to the leaf's dtype.
+    rows = [flat(leaf, _param_name(path), COMPUTE_DTYPE) for path, leaf in param_leaves]
     seq = xs.reshape(length, width)
     if padded > width:
         seq = jnp.pad(seq, ((0, 0), (0, padded - width)))
     state_rows = jnp.stack([flat(leaf) for leaf in state_leaves])
     params = jnp.stack(rows) if rows else jnp.zeros((0, padded), COMPUTE_DTYPE)
-    if fallback is not None and not interpret:
-        reason = kernel_lowering_error(config, seq, state_rows, params)
-        if reason is not None:
-            return fallback(reason)
     out, final = _fused(config, seq, state_rows, params)
     out = out[:, :width].reshape(xs.shape)
     final_leaves = [final[f, :width].reshape(shape) for f in range(final.shape[0])]

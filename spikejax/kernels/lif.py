@@ -80,7 +80,7 @@ from ..functional.leaky_integrator import LI_MODEL, LIParameters
 from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
 from ..functional.lsnn import LSNN_MODEL
-from ._fused import fused_sequence
+from ._fused import fused_sequence, lowering_error
 from ._target import gpu_target
 
 __all__ = [
@@ -147,6 +147,8 @@ def select_implementation(
     implementation: str = "auto",
     *,
     options: Optional[dict] = None,
+    p: Any = None,
+    dt: Any = 1e-3,
 ) -> str:
     """``"pallas"`` or ``"scan"``: what ``implementation`` means for ``model`` and ``currents``.
 
@@ -155,6 +157,10 @@ def select_implementation(
     in :data:`FUSED_MODELS`, currents of a 16- or 32-bit float type with at least one neuron,
     and step ``options`` (the model's keyword options) under which each neuron's update reads
     only its own state: ALIF's ``{"share_theta": True}`` averages over the batch, so takes the scan.
+    And only where the kernel lowers for that GPU with the parameters ``p`` (``None``: the
+    model's defaults) and ``dt``: otherwise (a surrogate written with an operation Triton lacks,
+    say) it is the scan, with one :class:`KernelFallbackWarning` per model and reason. This is
+    the one decision that :func:`neuron_sequence` and the modules of :mod:`spikejax.nn` follow.
 
     Example:
         >>> import jax.numpy as jnp
@@ -166,8 +172,26 @@ def select_implementation(
     _check_implementation(implementation)
     if implementation != "auto":
         return implementation
-    fits = _kernel_obstacle(model, currents, options or {}) is None
-    return "pallas" if fits and gpu_target() is not None else "scan"
+    return _choose(model, currents, options or {}, p, dt)
+
+
+def _choose(model, currents, options: dict, p, dt, *, block=None, checkpoint_every=8,
+            check_lowering: bool = True) -> str:
+    """``"auto"``'s choice (see :func:`select_implementation`), warning where it falls back."""
+    if _kernel_obstacle(model, currents, options) is not None or gpu_target() is None:
+        return "scan"
+    if not check_lowering:
+        return "pallas"
+    if p is None:
+        p = model.parameters()
+    shape = tuple(currents.shape[1:])
+    state = jax.eval_shape(lambda: model.feed_forward_state(shape, p, currents.dtype))
+    reason = lowering_error(model.feed_forward_step, currents, state, p, dt, options,
+                            block=block, checkpoint_every=checkpoint_every)
+    if reason is None:
+        return "pallas"
+    _warn_fallback(model.name, reason)
+    return "scan"
 
 
 def _kernel_obstacle(model: NeuronModel, currents, options: dict):
@@ -260,7 +284,13 @@ def neuron_sequence(
         state0 = jax.tree_util.tree_map(
             lambda a: jnp.broadcast_to(jnp.asarray(a, currents.dtype), shape), state0
         )
-    chosen = select_implementation(model, currents, implementation, options=options)
+    _check_implementation(implementation)
+    if implementation == "auto":
+        # A kernel run in the interpreter needs no GPU lowering.
+        chosen = _choose(model, currents, options, p, dt, block=block,
+                         checkpoint_every=checkpoint_every, check_lowering=interpret is not True)
+    else:
+        chosen = implementation
 
     def scan():
         step = lambda x, s: model.feed_forward_step(x, s, p, dt, **options)
@@ -283,10 +313,6 @@ def neuron_sequence(
             f"(jax.sharding.use_abstract_mesh); expected interpret=None or True here"
         )
 
-    def fallback(reason):
-        _warn_fallback(model.name, reason)
-        return scan()
-
     def check_param(name, value):
         try:
             np.broadcast_shapes(value.shape, shape)
@@ -304,7 +330,7 @@ def neuron_sequence(
     return fused_sequence(
         model.feed_forward_step, currents, state0, p, dt, options,
         block=block, checkpoint_every=checkpoint_every, interpret=interpret,
-        check_param=check_param, fallback=fallback if implementation == "auto" else None,
+        check_param=check_param,
     )
 
 

@@ -72,11 +72,16 @@ def takes_kernel(
     steps: Optional[int] = None,
     record_states: bool = False,
     options: Optional[dict] = None,
+    p: Any = None,
+    dt: Any = 1e-3,
 ) -> bool:
     """Whether a neuron ``model`` runs as the fused kernel: always for ``"pallas"``, never for
     ``"scan"`` or without a model; for ``"auto"`` when
     :func:`~spikejax.kernels.select_implementation` picks it for ``currents`` (an array or a
-    ``jax.ShapeDtypeStruct``), on a sequence (not ``steps``) and without ``record_states``.
+    ``jax.ShapeDtypeStruct``), the step ``options`` and the parameters ``p`` and ``dt``, on a
+    sequence (not ``steps``) and without ``record_states``. That is the one place ``"auto"``
+    is decided: where the kernel does not lower for the GPU at hand, it warns (once) with a
+    :class:`~spikejax.kernels.KernelFallbackWarning` and the layer runs the scan.
 
     Example:
         >>> import jax.numpy as jnp
@@ -91,7 +96,7 @@ def takes_kernel(
         return True
     if steps is not None or record_states:
         return False
-    return select_implementation(model, currents, options=options or {}) == "pallas"
+    return select_implementation(model, currents, options=options or {}, p=p, dt=dt) == "pallas"
 
 
 def run_sequence(
@@ -141,7 +146,8 @@ def run_sequence(
         (Array([1., 2., 3.], dtype=float32), Array([3., 3.], dtype=float32))
     """
     if takes_kernel(model, implementation, inputs, steps=steps, record_states=record_states,
-                    options=options):
+                    options=options, p=p, dt=dt):
+        # Decided: "pallas" here, so that neuron_sequence does not decide a second time.
         if steps is not None:  # the kernel reads one row per step
             inputs = jnp.broadcast_to(inputs, (steps,) + inputs.shape)
         return neuron_sequence(model, inputs, state, p, dt, implementation="pallas", **(options or {}))

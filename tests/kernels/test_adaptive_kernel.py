@@ -152,13 +152,15 @@ def test_alif_without_adaptation_matches_and_keeps_theta():
     np.testing.assert_array_equal(s_kernel.theta, state.theta)
 
 
-def test_shared_theta_takes_the_scan_under_auto_and_is_refused_by_the_kernel(monkeypatch):
+def test_shared_theta_takes_the_scan_under_auto_and_is_refused_by_the_kernel():
+    from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
+
     xs = jnp.full((3, 2, 4), 40.0)
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert select_implementation(ALIF_MODEL, xs, options={"share_theta": False}) == "pallas"
-    assert select_implementation(ALIF_MODEL, xs, options={"share_theta": True}) == "scan"
-    assert select_implementation(LSNN_MODEL, xs) == "pallas"
-    monkeypatch.undo()
+    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
+    with use_abstract_mesh(AbstractMesh((), (), abstract_device=h100)):  # compiling for a GPU
+        assert select_implementation(ALIF_MODEL, xs, options={"share_theta": False}) == "pallas"
+        assert select_implementation(ALIF_MODEL, xs, options={"share_theta": True}) == "scan"
+        assert select_implementation(LSNN_MODEL, xs) == "pallas"
     # On a CPU "auto" is the scan anyway; it must still give the shared-theta numbers.
     _, shared = alif_sequence(xs * 30, share_theta=True)
     _, scanned = neuron_sequence(ALIF_MODEL, xs * 30, share_theta=True, implementation="scan")

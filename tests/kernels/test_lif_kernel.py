@@ -208,8 +208,15 @@ def test_kernels_lower_to_triton_for_cuda(monkeypatch, fn, p, options):
 ON_CPU = jax.default_backend() == "cpu"
 
 
+def _abstract_gpu():
+    from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
+
+    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
+    return use_abstract_mesh(AbstractMesh((), (), abstract_device=h100))
+
+
 @pytest.mark.skipif(not ON_CPU, reason="checks the CPU's choice")
-def test_auto_picks_the_scan_on_cpu(monkeypatch):
+def test_auto_picks_the_scan_on_cpu():
     xs, state, _ = _inputs()
     assert select_implementation(LIF_MODEL, xs) == "scan"
     z_auto, s_auto = lif_sequence(xs, state)
@@ -219,13 +226,14 @@ def test_auto_picks_the_scan_on_cpu(monkeypatch):
     # No kernel is traced: the jaxpr of the auto path has no pallas_call.
     assert "pallas_call" not in str(jax.make_jaxpr(lambda x: lif_sequence(x, state))(xs))
     assert "pallas_call" in str(jax.make_jaxpr(lambda x: lif_sequence(x, state, **KERNEL))(xs))
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert select_implementation(LIF_MODEL, xs) == "pallas"
-    assert select_implementation(LIF_MODEL, xs.astype(jnp.bfloat16)) == "pallas"
-    with jax.enable_x64(True):
-        assert select_implementation(LIF_MODEL, xs.astype(jnp.float64)) == "scan"
-    assert select_implementation(LIF_REFRAC_MODEL, xs) == "scan"
-    assert select_implementation(LIF_MODEL, xs, "scan") == "scan"
+    # Compiling for a GPU (an abstract one: the kernel is lowered for CUDA, not run).
+    with _abstract_gpu():
+        assert select_implementation(LIF_MODEL, xs) == "pallas"
+        assert select_implementation(LIF_MODEL, xs.astype(jnp.bfloat16)) == "pallas"
+        with jax.enable_x64(True):
+            assert select_implementation(LIF_MODEL, xs.astype(jnp.float64)) == "scan"
+        assert select_implementation(LIF_REFRAC_MODEL, xs) == "scan"
+        assert select_implementation(LIF_MODEL, xs, "scan") == "scan"
 
 
 def test_the_scan_path_takes_any_model_and_the_kernel_only_fused_ones():

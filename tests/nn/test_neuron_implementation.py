@@ -6,14 +6,18 @@ block) and each model compiles once, both implementations in one ``nnx.jit``; th
 models are marked slow.
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
 
-from spikejax.functional import MODELS
-from spikejax.kernels import FUSED_MODELS
+from spikejax.functional import MODELS, LIFParameters
+from spikejax.kernels import FUSED_MODELS, KernelFallbackWarning
+from spikejax.kernels import lif as kernel_module
 from spikejax.nn import ALIF, LIF, LIFRefrac, LSNN, MODULES
 from spikejax.nn._runner import takes_kernel
 
@@ -109,7 +113,7 @@ def _has_kernel(module, xs, **kwargs):
 
 
 @pytest.mark.skipif(jax.default_backend() != "cpu", reason="checks the CPU's choice")
-def test_auto_takes_the_scan_on_cpu_and_the_kernel_on_a_gpu(monkeypatch):
+def test_auto_takes_the_scan_on_cpu_and_the_kernel_on_a_gpu():
     xs = jnp.ones((T, B, N))
     layer = LIF()
     assert layer.implementation == "auto"
@@ -119,17 +123,56 @@ def test_auto_takes_the_scan_on_cpu_and_the_kernel_on_a_gpu(monkeypatch):
     z_scan, s_scan = LIF(implementation="scan")(xs)
     np.testing.assert_array_equal(z_auto, z_scan)
     np.testing.assert_array_equal(s_auto.v, s_scan.v)
-    # What "auto" would trace on a GPU (tracing only: nothing is compiled here).
-    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
-    assert _has_kernel(LIF(), xs)
-    assert _has_kernel(LIF(learnable=("v_th", "tau_mem_inv")), xs)
-    assert not _has_kernel(LIF(implementation="scan"), xs)
-    assert not _has_kernel(LIF(record_states=True), xs)  # every step's state: the scan
-    assert not _has_kernel(LIF(), xs[0], steps=T)         # a constant input: the scan
-    assert not _has_kernel(LIFRefrac(), xs)              # no kernel for the model
-    assert _has_kernel(ALIF(), xs)
-    with jax.enable_x64(True):
-        assert not _has_kernel(LIF(), xs.astype(jnp.float64))
+    # What "auto" traces when compiling for a GPU (tracing only: nothing is compiled here).
+    with _abstract_gpu(), warnings.catch_warnings():
+        warnings.simplefilter("error", KernelFallbackWarning)  # every kernel here lowers
+        assert _has_kernel(LIF(), xs)
+        assert _has_kernel(LIF(learnable=("v_th", "tau_mem_inv")), xs)
+        assert not _has_kernel(LIF(implementation="scan"), xs)
+        assert not _has_kernel(LIF(record_states=True), xs)  # every step's state: the scan
+        assert not _has_kernel(LIF(), xs[0], steps=T)         # a constant input: the scan
+        assert not _has_kernel(LIFRefrac(), xs)              # no kernel for the model
+        assert _has_kernel(ALIF(), xs)
+        with jax.enable_x64(True):
+            assert not _has_kernel(LIF(), xs.astype(jnp.float64))
+
+
+def _abstract_gpu():
+    """Compile for an H100 from this machine: Pallas lowers the kernel for CUDA (no GPU needed)."""
+    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
+    return use_abstract_mesh(AbstractMesh((), (), abstract_device=h100))
+
+
+def _lgamma_surrogate(x, alpha):
+    # Pallas' Triton lowering has no lgamma: a surrogate whose kernel cannot lower.
+    return jnp.exp(-jax.lax.lgamma(1.0 + jnp.abs(alpha * x)))
+
+
+def test_an_auto_layer_falls_back_to_the_scan_once_where_the_kernel_cannot_lower(monkeypatch):
+    monkeypatch.setattr(kernel_module, "_WARNED", set())  # whatever other tests warned before
+    xs = jnp.asarray(np.random.default_rng(5).uniform(0.0, 3.0, (T, B, N)), jnp.float32)
+    p = LIFParameters(method=_lgamma_surrogate)
+    layer = LIF(p)
+    with _abstract_gpu():
+        with pytest.warns(KernelFallbackWarning,
+                          match=r"fused LIF kernel does not lower .*lgamma.*running the scan"):
+            traced = jax.make_jaxpr(lambda x: layer(x))(xs)
+        with warnings.catch_warnings():  # once: the same model and reason warn no more
+            warnings.simplefilter("error", KernelFallbackWarning)
+            again = jax.make_jaxpr(lambda x: LIF(p, learnable=("v_th",))(x))(xs)
+        # The same layer with a surrogate that lowers takes the kernel.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", KernelFallbackWarning)
+            assert _has_kernel(LIF(), xs)
+            assert _has_kernel(LIF(LIFParameters(method="super")), xs)
+    assert "pallas_call" not in str(traced) and "pallas_call" not in str(again)
+    # The program traced for the GPU, evaluated here, gives the scan's numbers.
+    got = jax.core.eval_jaxpr(traced.jaxpr, traced.consts, xs)
+    expected = jax.tree_util.tree_leaves(LIF(p, implementation="scan")(xs))
+    assert 0 < float(expected[0].sum()) < expected[0].size  # spikes and silences
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize(
