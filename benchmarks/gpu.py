@@ -16,10 +16,33 @@ Parts, all in one process, written to ``DIR/gpu.json`` (``gpu_tiny.json`` with `
    XLA's static memory of each compiled function, and the device's peak bytes after each.
 3. **neuron**: the neuron alone (currents in): the bytes the kernel must move over its time,
    as a fraction of a ``jnp.copy`` of the same bytes measured here.
-4. **goals** (issue 15): 1k neurons forward+backward <= 0.2x the plain scan; 16k <= 1.15x the
+4. **mnist**: one epoch of ``tasks.mnist``, the README's network and its defaults (conv SNN,
+   batch 128, 4 steps, 60000 images, then the 10000 test images), run by ``tasks.mnist.main``
+   itself; its time (compiling the train step included) and test accuracy, and its own summary
+   in ``DIR/gpu_mnist.json``. With ``--tiny``: 64 images in batches of 16, small channels.
+5. **goals** (issue 15): 1k neurons forward+backward <= 0.2x the plain scan; 16k <= 1.15x the
    Linear alone; the neuron kernel >= 70 % of copy bandwidth. ``None`` where not measured
    (``--tiny``, or no GPU: there the "kernel" is Pallas' interpreter and its times mean
    nothing).
+
+Under 8 minutes on an H100, by construction (estimated on the 2-core CPU; ``part_seconds`` in the
+JSON records what each part took, so the first GPU run checks the estimate):
+
+- check: 6 models x 2 dtypes x (scan, kernel), each one jit of forward + gradient at
+  (64, 16, 1000): 24 compiles, Triton's included, at most ~5 s each -> <= 2 min.
+- layer + neuron: 3 sizes x 2 modes x 5 versions = 30 compiles (~2 s each) + 6 kernel compiles;
+  timing: 20 rounds x 5 versions of at most ~40 ms (the 16k layer, forward+backward, measured
+  38.5 ms with the plain scan on an H100: shared/notes/gpu-kernels.md) -> ~8 s per size and mode;
+  copies of <= 2 GB -> <= 2 min in all. Largest arrays: the 16k x 16k weights (1 GiB) and the
+  (500, 16, 16384) inputs (0.5 GiB).
+- mnist: the host side of an epoch (load, shift, normalise 468 batches of 128) takes 3.7 s wall
+  (1.0 s CPU) on the shared 2-core CPU; XLA counts 27.9 GFLOP and 1.6 GB accessed per train step,
+  13.0 TFLOP and 0.75 TB per epoch, plus 0.7 TFLOP for the 10000 test images: ~2 s at 10 % of an
+  H100's 67 TFLOP/s float32 peak, ~0.3 s of its 3.35 TB/s. With ~10 ms of Python per step
+  (~5 s) and compiling the train and eval steps (<= 1 min): <= 1.5 min.
+Total <= ~5.5 min, leaving room for a slower compiler. The counts are XLA's
+``jax.jit(step).lower(...).compile().cost_analysis()`` of ``tasks.mnist``'s train step (batch
+128, Adam update included) compiled for the CPU.
 """
 
 from __future__ import annotations
@@ -48,6 +71,7 @@ from benchmarks.neuron_kernels import (
     time_rounds,
 )
 from spikejax.kernels import FUSED_MODELS, neuron_sequence
+from tasks import mnist
 
 GOALS = {"kernel_over_scan_1k_forward+backward": 0.2, "kernel_over_linear_16k_forward+backward": 1.15,
          "kernel_fraction_of_copy_min": 0.7}
@@ -164,6 +188,27 @@ def part_neuron(n, steps, batch, repeats) -> list[dict]:
     return rows
 
 
+# --tiny: a few batches of a narrower network, so that the suite runs the same code in seconds.
+MNIST_TINY = ["--train-limit", "64", "--test-limit", "32", "--batch-size", "16", "--channels", "4", "8",
+              "--time-steps", "2", "--no-augment"]
+
+
+def part_mnist(output: str, tiny: bool) -> dict:
+    """One epoch of ``tasks.mnist`` through its own ``main``: time, accuracy, where its summary is."""
+    path = f"{output}/gpu_mnist{'_tiny' if tiny else ''}.json"
+    argv = ["--epochs", "1", "--no-progress", "--output", path] + (MNIST_TINY if tiny else [])
+    began = time.perf_counter()
+    summary = mnist.main(argv)
+    config = summary["config"]
+    return {"part": "mnist", "command": summary["command"], "summary": path,
+            "batch_size": config["batch_size"], "time_steps": config["time_steps"],
+            "train_limit": config["train_limit"], "test_limit": config["test_limit"],
+            "epoch_seconds": summary["epoch_seconds"][0],
+            "epoch_seconds_note": "the training epoch, compiling the train step included",
+            "test_accuracy": summary["test_accuracy"], "test_loss": summary["test_loss"],
+            "wall_seconds": time.perf_counter() - began}
+
+
 def _median(rows, n, mode, version):
     for row in rows:
         if (row.get("part"), row.get("n"), row.get("mode"), row.get("version")) == (
@@ -214,15 +259,29 @@ def main(argv=None) -> dict:
     # On CPU the interpreter's XLA compile of ALIF's unrolled 8-step backward chunk takes minutes:
     # --tiny checks with a chunk of 2 steps (the same code, shorter).
     every = 2 if tiny else 8
+    part_seconds = {}
     checks = [check_model(name, check_shape, checkpoint_every=every) for name in sorted(FUSED_MODELS)]
     print("check:", {row["model"]: row["ok"] for row in checks}, flush=True)
+    part_seconds["check"] = time.perf_counter() - began
     layer_rows, neuron_rows = [], []
     for n in sizes:
+        mark = time.perf_counter()
         layer_rows += part_layer(n, steps, batch, repeats)
+        part_seconds[f"layer n={n}"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         neuron_rows += part_neuron(n, steps, batch, repeats)
+        part_seconds[f"neuron n={n}"] = time.perf_counter() - mark
         for row in layer_rows[-10:]:
             print(f"n={n} {row['mode']:>16} {row['version']:>24}: {row['median_ms']:9.3f} ms",
                   flush=True)
+    mark, failure = time.perf_counter(), None
+    try:
+        mnist_row = part_mnist(args.output, tiny)
+        print(f"mnist: one epoch {mnist_row['epoch_seconds']:.1f} s, test accuracy "
+              f"{mnist_row['test_accuracy']:.4f}", flush=True)
+    except Exception as error:  # the kernel figures above are written all the same
+        failure, mnist_row = error, {"part": "mnist", "error": f"{type(error).__name__}: {error}"}
+    part_seconds["mnist"] = time.perf_counter() - mark
     result = {
         "command": command_line("benchmarks.gpu", argv),
         "environment": environment(args),
@@ -233,10 +292,14 @@ def main(argv=None) -> dict:
         "all_checks_ok": all(row["ok"] for row in checks),
         "layer": layer_rows,
         "neuron": neuron_rows,
+        "mnist": mnist_row,
         "goals": goals(layer_rows, neuron_rows, on_gpu and not tiny),
+        "part_seconds": part_seconds,
         "seconds": time.perf_counter() - began,
     }
     write_json(result, f"{args.output}/gpu{'_tiny' if tiny else ''}.json")
+    if failure is not None:
+        raise failure
     return result
 
 
