@@ -9,7 +9,7 @@ from ._finite import *  # noqa: F401,F403
 from ._model import POSITIVE_FLOOR, NeuronModel, NeuronParameters, parameters_dataclass
 from .integrate import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
-from .threshold import *  # noqa: F401,F403
+from .surrogate import *  # noqa: F401,F403
 
 from .iaf import *  # noqa: F401,F403
 from .leaky_integrator import *  # noqa: F401,F403

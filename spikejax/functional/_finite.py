@@ -1,6 +1,6 @@
 """Finding NaN and infinity in a forward pass: :func:`check_finite` and :func:`find_nonfinite`.
 
-The threshold turns a ``nan`` into a ``nan`` spike (see :mod:`spikejax.functional.threshold`),
+The threshold turns a ``nan`` into a ``nan`` spike (see :mod:`spikejax.functional.surrogate`),
 so a non-finite value reaches the loss; these functions say where it came from: which leaf of a
 state (or of any pytree) and which step.
 """

@@ -31,7 +31,7 @@ from ._validate import (
     check_state,
     is_concrete,
 )
-from .threshold import resolve_surrogate
+from .surrogate import resolve_surrogate
 
 __all__ = [
     "NeuronParameters",

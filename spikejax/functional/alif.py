@@ -81,7 +81,7 @@ from ._model import (
     rest_like,
 )
 from ._validate import check_below, is_concrete
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "ALIFParameters",
@@ -114,7 +114,7 @@ class ALIFParameters(NeuronParameters):
             (Diehl & Cook: 1e7 ms, practically no decay).
         spike_increment: threshold increase :math:`d` per spike in mV (0: no adaptation).
         resistance: membrane resistance :math:`R` in MΩ (input current in nA).
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness per mV (10: Norse's 100 per unit threshold distance,
             for a threshold about 10 mV above rest).
 

@@ -76,7 +76,7 @@ from ._model import (
     recurrent_state_and_spikes,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "CobaLIFParameters",
@@ -105,7 +105,7 @@ class CobaLIFParameters(NeuronParameters):
         v_rest: resting (leak) potential.
         v_reset: reset potential.
         v_thresh: threshold potential.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

@@ -48,7 +48,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "IAFParameters",
@@ -70,7 +70,7 @@ class IAFParameters(NeuronParameters):
     Attributes:
         v_th: threshold potential.
         v_reset: reset potential, also the rest state.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

@@ -80,7 +80,7 @@ from ._model import (
     rest_like,
 )
 from ._validate import is_concrete
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 _PRESET_NAMES = (
     "tonic_spiking", "phasic_spiking", "tonic_bursting", "phasic_bursting", "mixed_mode",
@@ -122,7 +122,7 @@ class IzhikevichParameters(NeuronParameters):
         bias: constant drive in mV/ms.
         v_th: spike cut-off (threshold) in mV.
         tau_inv: model milliseconds per second of ``dt`` (a step advances ``tau_inv * dt`` ms).
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

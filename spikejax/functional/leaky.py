@@ -84,7 +84,7 @@ from ._model import (
     recurrent_input,
     recurrent_rest,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "RESET_MECHANISMS",
@@ -137,7 +137,7 @@ class LeakyParameters(ResetParameters):
         threshold: firing threshold :math:`U_{\\text{thr}}`, also the amount subtracted by the
             ``"subtract"`` reset.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static).
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness (snnTorch's ``surrogate.atan(alpha=2)``).
         reset_delay: ``True`` (default, snnTorch's too) resets in the step after a spike;
             ``False`` resets in the same step (static).

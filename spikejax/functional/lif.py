@@ -49,7 +49,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFParameters",
@@ -74,7 +74,7 @@ class LIFParameters(NeuronParameters):
         v_leak: leak (resting) potential.
         v_th: threshold potential.
         v_reset: reset potential.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

@@ -71,7 +71,7 @@ from ._model import (
     rest_like,
 )
 from .lif_ex import lif_ex_dynamics
-from .threshold import SurrogateLike
+from .surrogate import SurrogateLike
 
 __all__ = [
     "LIFAdExParameters",
@@ -101,7 +101,7 @@ class LIFAdExParameters(NeuronParameters):
         v_leak: leak (resting) potential.
         v_th: threshold potential.
         v_reset: reset potential.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

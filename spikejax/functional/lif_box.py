@@ -51,7 +51,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFBoxParameters",
@@ -101,7 +101,7 @@ class LIFBoxParameters(NeuronParameters):
         v_leak: leak (resting) potential.
         v_th: threshold potential.
         v_reset: reset potential (used by ``reset_method="value"``).
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
         reset_method: ``"value"`` (to ``v_reset``), ``"subtract"`` (``v_th`` is subtracted), or
             a callable ``reset(z, v, v_reset, v_th)`` (Norse's ``reset_method``).

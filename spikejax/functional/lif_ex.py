@@ -70,7 +70,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LIFExParameters",
@@ -101,7 +101,7 @@ class LIFExParameters(NeuronParameters):
         v_leak: leak (resting) potential.
         v_th: threshold potential; also where the exponential term equals :math:`\\Delta_T`.
         v_reset: reset potential.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

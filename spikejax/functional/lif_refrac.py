@@ -58,7 +58,7 @@ from .lif import (
     lif_feed_forward_state,
     lif_state,
 )
-from .threshold import threshold
+from .surrogate import threshold
 
 __all__ = [
     "LIFRefracParameters",

@@ -67,7 +67,7 @@ from ._model import (
     recurrent_rest,
     rest_like,
 )
-from .threshold import SurrogateLike, reset_to, threshold
+from .surrogate import SurrogateLike, reset_to, threshold
 
 __all__ = [
     "LSNNParameters",
@@ -95,7 +95,7 @@ class LSNNParameters(NeuronParameters):
         v_th: the resting threshold, to which the adaptive threshold ``b`` relaxes.
         v_reset: reset potential.
         beta: threshold jump :math:`\\beta` at each spike.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:

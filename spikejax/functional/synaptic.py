@@ -71,7 +71,7 @@ from ._model import (
     recurrent_rest,
 )
 from .leaky import ResetParameters, clip_decay, leaky_dynamics
-from .threshold import SurrogateLike
+from .surrogate import SurrogateLike
 
 __all__ = [
     "SynapticParameters",
@@ -95,7 +95,7 @@ class SynapticParameters(ResetParameters):
         beta: membrane decay per step, clipped to ``[0, 1]`` (snnTorch's ``beta``).
         threshold: firing threshold, also the amount subtracted by the ``"subtract"`` reset.
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static).
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness (not the synaptic decay; see ``alpha_syn``).
         reset_delay: ``True`` (default) resets in the step after a spike; ``False`` in the same
             step (static).

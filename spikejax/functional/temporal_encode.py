@@ -38,7 +38,7 @@ from ._validate import (
 )
 from .integrate import run
 from .lif import LIFParameters
-from .threshold import threshold as _spike
+from .surrogate import threshold as _spike
 
 __all__ = [
     "lif_current_encoder",

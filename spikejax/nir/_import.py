@@ -10,7 +10,7 @@ import numpy as np
 from flax import nnx
 
 from ..functional._model import check_dt
-from ..functional.threshold import SurrogateLike, resolve_surrogate
+from ..functional.surrogate import SurrogateLike, resolve_surrogate
 from ..nn.sequential import Lift, SequentialState
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, from_nir_layout

@@ -19,7 +19,7 @@ import numpy as np
 from flax import nnx
 
 from ..functional._validate import check_array, check_int, check_min_rank, check_rank
-from ..functional.threshold import SurrogateLike, resolve_surrogate, threshold
+from ..functional.surrogate import SurrogateLike, resolve_surrogate, threshold
 
 __all__ = ["Flatten", "SumPool2d", "AvgPool2d", "Scale", "Threshold", "to_nir_layout", "from_nir_layout"]
 
@@ -197,7 +197,7 @@ class Threshold(nnx.Module):
 
     Args:
         threshold: the threshold, broadcast against a sample (channels-last); an ``nnx.Param``.
-        method: surrogate gradient, a name from :mod:`spikejax.functional.threshold` or a callable.
+        method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness (default: the method's own default).
 
     Example:

@@ -18,7 +18,7 @@ from ..functional.iaf import IAFParameters
 from ..functional.leaky_integrator import LIParameters
 from ..functional.lif import LIFParameters
 from ..functional.lif_box import LIFBoxParameters
-from ..functional.threshold import resolve_surrogate
+from ..functional.surrogate import resolve_surrogate
 from ..nn.iaf import IAFCell
 from ..nn.leaky_integrator import LICell
 from ..nn.lif import LIFCell

@@ -12,7 +12,7 @@ import importlib
 from spikejax.functional import MODELS
 from spikejax.nn import MODULES
 
-threshold_module = importlib.import_module("spikejax.functional.threshold")
+surrogate_module = importlib.import_module("spikejax.functional.surrogate")
 T, B, N_IN, N = 100, 2, 3, 4
 
 
@@ -68,7 +68,7 @@ def _relaxed(x, alpha, grad_fn):
 
 @pytest.mark.parametrize("model,kind", list(cases()))
 def test_gradients_match_finite_differences_of_a_smooth_relaxation(model, kind, monkeypatch):
-    monkeypatch.setattr(threshold_module, "_spike", _relaxed)
+    monkeypatch.setattr(surrogate_module, "_spike", _relaxed)
     step = MODELS[model].recurrent_step if kind == "Recurrent" else MODELS[model].feed_forward_step
     # The true gradient of the relaxed model lets gradients flow through the reset.
     options = {"detach_reset": False} if "detach_reset" in inspect.signature(step).parameters else {}

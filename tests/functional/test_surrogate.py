@@ -160,3 +160,21 @@ def test_reset_to_is_the_product_form_with_its_gradient():
     # Through a surrogate spike the gradient of the reset is target - v.
     spike_reset = lambda x: reset_to(threshold(x, "straight_through"), x + 1.0, 0.0)
     assert float(jax.grad(spike_reset)(0.5)) == -1.5
+
+
+def test_the_threshold_function_and_its_module_are_both_reachable():
+    # The module of thresholds and surrogates is spikejax.functional.surrogate; the name
+    # spikejax.functional.threshold is the function, which no module of that name hides.
+    import importlib
+    import types
+
+    import spikejax.functional as F
+
+    module = importlib.import_module("spikejax.functional.surrogate")
+    assert isinstance(F.surrogate, types.ModuleType) and F.surrogate is module
+    assert callable(F.threshold) and not isinstance(F.threshold, types.ModuleType)
+    assert F.threshold is module.threshold and F.threshold.__module__ == module.__name__
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("spikejax.functional.threshold")
+    # Every public name of the module is re-exported under the same object.
+    assert all(getattr(F, name) is getattr(module, name) for name in module.__all__)

@@ -1,4 +1,4 @@
-r"""Spike thresholds: a Heaviside forward pass with a surrogate gradient backward pass.
+r"""Spike thresholds and surrogate gradients: a Heaviside forward pass, a smooth backward pass.
 
 A spiking neuron emits :math:`z = \Theta(x)` with :math:`x = v - v_{\text{th}}` and
 
