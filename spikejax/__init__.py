@@ -12,7 +12,7 @@ Example:
     (9, 1, 3)
 """
 
-from . import data, functional, learn, nn, plot, train
+from . import data, functional, learn, nn, online, plot, train
 from ._namespace import hide_private_modules as _hide_private_modules
 from .nn import Lift, SequentialState
 
@@ -22,4 +22,4 @@ del _hide_private_modules
 
 __version__ = "0.1.0"
 
-__all__ = ["data", "functional", "learn", "nn", "plot", "train", "Lift", "SequentialState", "__version__"]
+__all__ = ["data", "functional", "learn", "nn", "online", "plot", "train", "Lift", "SequentialState", "__version__"]
