@@ -74,6 +74,22 @@ suppress_warnings = [
     "mystnb.unknown_mime_type",
 ]
 
+# MathJax ships with the site: readers open these pages on clusters and laptops without the CDN as
+# often as online. It comes from the django-static-mathjax wheel (the docs extra): MathJax 3.2.2's
+# own es5 build, packaged as static files (nothing of Django is imported or needed). It is copied
+# into _static/mathjax after the build (_copy_mathjax) and loaded from there; mathjax_path is
+# relative to _static. The docstrings' equations render in MathJax 3 and 4 alike (no align* inside
+# the split that Sphinx wraps around display math; tests/docs/test_math.py checks both).
+try:
+    import mathjax as _mathjax_package
+except ImportError as error:
+    raise ImportError(
+        "docs/conf.py: MathJax is shipped with the site from the django-static-mathjax package, "
+        "which is not installed; install the docs extra: pip install -e '.[docs]'"
+    ) from error
+MATHJAX_SOURCE = Path(_mathjax_package.__file__).resolve().parent / "static" / "mathjax"
+mathjax_path = "mathjax/tex-chtml.js"
+
 
 def _skip_generated_members(app, what, name, obj, skip, options):
     """Skip NamedTuple field aliases and the ``replace`` that ``flax.struct`` adds to dataclasses."""
@@ -130,8 +146,30 @@ class PublicMembers(SphinxDirective):
         return self.parse_text_to_nodes("\n".join(lines))
 
 
+def _mathjax_excluded(path: str) -> bool:
+    """The parts of MathJax's es5 build that ``tex-chtml.js`` never loads (other combined
+    components, SVG output, MathML and AsciiMath input, node adaptors) stay out of the site."""
+    path = path.removeprefix("./")
+    if path.startswith(("output/svg", "input/mml", "input/asciimath", "adaptors")):
+        return True
+    return "/" not in path and path.endswith(".js") and path != "tex-chtml.js"
+
+
+def _copy_mathjax(app, exception) -> None:
+    """Copy MathJax (tex-chtml.js, its TeX extensions, fonts, menu and accessibility parts, and
+    its licence) into ``_static/mathjax`` of an HTML build."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util.fileutil import copy_asset, copy_asset_file
+
+    target = Path(app.outdir) / "_static" / "mathjax"
+    copy_asset(MATHJAX_SOURCE / "es5", target, excluded=_mathjax_excluded)
+    copy_asset_file(MATHJAX_SOURCE / "LICENSE", target)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_generated_members)
+    app.connect("build-finished", _copy_mathjax)
     app.add_directive("public-members", PublicMembers)
 
 
