@@ -9,7 +9,7 @@ batches from the same weights, in this one process:
   image once, ``model(image, steps=25)`` (with ``--broadcast``: on the image broadcast over the
   25 steps, ``model(jnp.broadcast_to(image, (25, ...)))``, the only way before ``steps=``);
 * **hand-written**: one ``lax.scan`` in plain JAX, the first layer computed once
-  (:func:`benchmarks.train_speed.hand_forward`).
+  (:func:`hand_forward`).
 
 The loss is the cross-entropy of the output membrane summed over the steps. Prints the seconds
 per epoch (or per ``--batches N`` batches) of each and their ratio; ``--output`` writes JSON.
@@ -35,22 +35,79 @@ import optax
 from flax import nnx
 
 from benchmarks._results import command_line, write_json
-from benchmarks.train_speed import BETA, HIDDEN, LR, T, hand_forward, loss_and_accuracy
 from spikejax import data as sdata
 from spikejax import train
 from spikejax.functional import LeakyParameters, run
 from spikejax.nn import Leaky, Lift, SequentialState
 
+# The tutorial-5 network and training: this module is their one definition
+# (benchmarks.train_speed and benchmarks.precision train the same model).
+T, HIDDEN, BETA, LR = 25, 1000, 0.95, 5e-4
 
-def natural_model(rngs: nnx.Rngs) -> SequentialState:
-    """The network as the README writes it: lifted Linear layers and Leaky sequence layers."""
+
+def natural_model(rngs: nnx.Rngs, *, matmul_dtype=None, state_dtype=None) -> SequentialState:
+    """The network as the README writes it: lifted Linear layers and Leaky sequence layers.
+
+    ``matmul_dtype`` and ``state_dtype`` are the Flax ``dtype`` of the Linear layers and of the
+    neurons (``None``: the input's, float32 here); the parameters are float32 either way, and
+    the same ``rngs`` give the same initial weights (``benchmarks.precision`` compares them).
+    """
     p = LeakyParameters(beta=BETA)
     return SequentialState(
-        Lift(nnx.Linear(784, HIDDEN, rngs=rngs)),
-        Leaky(p),
-        Lift(nnx.Linear(HIDDEN, 10, rngs=rngs)),
-        Leaky(p, record_states=True),
+        Lift(nnx.Linear(784, HIDDEN, dtype=matmul_dtype, rngs=rngs)),
+        Leaky(p, dtype=state_dtype),
+        Lift(nnx.Linear(HIDDEN, 10, dtype=matmul_dtype, rngs=rngs)),
+        Leaky(p, record_states=True, dtype=state_dtype),
     )
+
+
+def hand_parameters(model: SequentialState) -> dict:
+    """The weights of a :func:`natural_model` as :func:`hand_forward` takes them."""
+    return {"w1": model[0].module.kernel[...], "b1": model[0].module.bias[...],
+            "w2": model[2].module.kernel[...], "b2": model[2].module.bias[...]}
+
+
+def loss_and_accuracy(out_spikes, membranes, labels):
+    """Cross-entropy of the output membrane summed over steps; accuracy of the spike counts."""
+    per_step = optax.softmax_cross_entropy_with_integer_labels(membranes, labels[None, :])
+    loss = jnp.sum(jnp.mean(per_step, axis=1))
+    accuracy = jnp.mean(jnp.argmax(jnp.sum(out_spikes, 0), -1) == labels)
+    return loss, accuracy
+
+
+# ---- the same network written directly in JAX + optax ---------------------------------------
+
+
+@jax.custom_jvp
+def spike(x):
+    return (x > 0).astype(x.dtype)
+
+
+@spike.defjvp
+def _spike_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    alpha = 2.0
+    return spike(x), dx * (alpha / 2 / (1 + (jnp.pi / 2 * alpha * x) ** 2))
+
+
+def hand_forward(params, images):
+    """One ``lax.scan`` in plain JAX, the first layer computed once: ``(spikes, membranes)``."""
+    current = images.reshape(images.shape[0], -1) @ params["w1"] + params["b1"]
+
+    def step(carry, _):
+        mem1, mem2 = carry
+        # snnTorch's Leaky: the reset uses the previous membrane, detached.
+        reset1 = jax.lax.stop_gradient((mem1 > 1.0).astype(mem1.dtype))
+        mem1 = BETA * mem1 + current - reset1
+        s1 = spike(mem1 - 1.0)
+        reset2 = jax.lax.stop_gradient((mem2 > 1.0).astype(mem2.dtype))
+        mem2 = BETA * mem2 + s1 @ params["w2"] + params["b2"] - reset2
+        s2 = spike(mem2 - 1.0)
+        return (mem1, mem2), (s2, mem2)
+
+    zeros = (jnp.zeros((images.shape[0], HIDDEN)), jnp.zeros((images.shape[0], 10)))
+    _, (out_spikes, membranes) = jax.lax.scan(step, zeros, None, length=T)
+    return out_spikes, membranes
 
 
 def natural_forward(model: SequentialState, images: jax.Array, broadcast: bool = False):
@@ -88,6 +145,8 @@ def time_natural(model, batches, broadcast):
 
 
 def time_hand_written(params, batches):
+    """Adam on :func:`hand_forward` over ``batches``, compiled first (on the first batch, its
+    update discarded): ``(seconds, compile seconds, last loss, trained params)``."""
     tx = optax.adam(LR)
     opt_state = tx.init(params)
 
@@ -107,7 +166,7 @@ def time_hand_written(params, batches):
     for batch in batches:
         params, opt_state, loss = step(params, opt_state, batch["x"], batch["y"])
     jax.block_until_ready(params)
-    return time.perf_counter() - began, compile_seconds, float(loss)
+    return time.perf_counter() - began, compile_seconds, float(loss), params
 
 
 class HandThreadedConvSNN:
@@ -210,9 +269,8 @@ def main(argv=None) -> dict:
     compile_seconds, losses = {}, {}
     for _ in range(args.repeats):
         model = natural_model(nnx.Rngs(0))
-        params = {"w1": model[0].module.kernel[...], "b1": model[0].module.bias[...],
-                  "w2": model[2].module.kernel[...], "b2": model[2].module.bias[...]}
-        hand, compile_seconds["hand_written"], losses["hand_written"] = time_hand_written(params, batches)
+        hand, compile_seconds["hand_written"], losses["hand_written"], _ = time_hand_written(
+            hand_parameters(model), batches)
         ours, compile_seconds["natural"], losses["natural"] = time_natural(model, batches, args.broadcast)
         seconds["hand_written"].append(hand)
         seconds["natural"].append(ours)

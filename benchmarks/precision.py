@@ -1,8 +1,8 @@
 """Mixed precision: bfloat16 matmuls with a float32 neuron state, against float32 throughout.
 
 The network and training are those of :mod:`benchmarks.train_speed` (784-1000-10 Leaky neurons,
-beta 0.95, 25 steps, Adam 5e-4, batch 128, one MNIST epoch), built by its ``DenseSNN`` in up to
-three precisions from the same seed (so the same initial weights and batch order):
+beta 0.95, 25 steps, Adam 5e-4, batch 128, one MNIST epoch), built by
+:func:`benchmarks.natural.natural_model` in up to three precisions from the same seed (so the same initial weights and batch order):
 
 * ``float32``: everything float32 (train_speed's network).
 * ``mixed``: the Linear layers compute in bfloat16 (``nnx.Linear(..., dtype=jnp.bfloat16)``,
@@ -29,7 +29,8 @@ import numpy as np
 from flax import nnx
 
 from benchmarks._results import command_line, write_json
-from benchmarks.train_speed import DenseSNN, run_spikejax, test_accuracy
+from benchmarks.natural import natural_forward, natural_model
+from benchmarks.train_speed import run_spikejax, test_accuracy
 from spikejax import data as sdata
 from spikejax import train
 
@@ -46,13 +47,13 @@ def one_config(name, seed, images, labels, test_x, test_labels):
         {"x": jnp.asarray(sdata.normalize(x)), "y": jnp.asarray(y)}
         for x, y in sdata.batches(images, labels, 128, shuffle_seed=seed, drop_last=True)
     ]
-    model = DenseSNN(nnx.Rngs(seed), **CONFIGS[name])
+    model = natural_model(nnx.Rngs(seed), **CONFIGS[name])
     seconds, compile_seconds, model = run_spikejax(model, batches, batches)
-    predict = nnx.jit(lambda m, x: m(x)[0])
+    predict = nnx.jit(lambda m, x: natural_forward(m, x)[0])
     accuracy = test_accuracy(lambda x: predict(model, x), test_x, test_labels)
     # The dtypes as they come out, not as asked: the first matmul's and the first neurons' state.
-    current = model.fc1(test_x[:1].reshape(1, -1))
-    hidden_state = model.net(current, None)[1][0]
+    current = model[0].module(test_x[:1].reshape(1, -1))
+    hidden_state = model[1](current[None])[1]
     return {
         "config": name,
         "seed": seed,
@@ -118,7 +119,7 @@ def main(argv=None):
     result = {
         "benchmark": "precision",
         "network": "784-1000-10 Leaky(beta=0.95), T=25, Adam 5e-4, batch 128, one epoch "
-                   "(benchmarks.train_speed.DenseSNN)",
+                   "(benchmarks.natural.natural_model)",
         "train_images": len(images),
         "test_images": len(test_images),
         "seeds": args.seeds,

@@ -2,10 +2,14 @@
 
 The network is the one of snnTorch's tutorials: 784-1000-10, leaky neurons (beta 0.95, subtract
 reset, atan surrogate), 25 time steps, constant input (the first linear layer applied once, as
-the input does not change over time), Adam (lr 5e-4), batch 128, one MNIST epoch. The spikejax
-version is a ``SequentialState(LeakyCell, Linear, LeakyCell)`` scanned by ``run``. The loss is the
-cross-entropy of the output membrane summed over steps; the prediction is the output spike
-count. Both versions start from the same weights, see the same batches in the same order, and run
+the input does not change over time), Adam (lr 5e-4), batch 128, one MNIST epoch. Both versions
+are :mod:`benchmarks.natural`'s, their one definition: the spikejax version is its
+``natural_model``, ``SequentialState(Lift(Linear), Leaky, Lift(Linear), Leaky)`` given the image
+once (``steps=25``), trained by ``spikejax.train``'s ``make_train_step`` and ``fit``; the other is
+its ``hand_forward``, one ``lax.scan`` in plain JAX, trained by a jitted optax step. The loss is
+the cross-entropy of the output membrane summed over steps; the prediction is the output spike
+count. Unlike ``benchmarks.natural`` (one seed, batches timed), this trains several seeds
+through ``train.fit`` and reports test accuracy. Both versions start from the same weights, see the same batches in the same order, and run
 in this one process, so the ratio of their epoch times is what the machine's noise affects least.
 
     python -m benchmarks.train_speed                 # full epoch, writes benchmarks/results/
@@ -26,91 +30,26 @@ import optax
 from flax import nnx
 
 from benchmarks._results import command_line, write_json
+from benchmarks.natural import (
+    LR,
+    hand_forward,
+    hand_parameters,
+    loss_and_accuracy,
+    natural_forward,
+    natural_model,
+    time_hand_written,
+)
 from spikejax import data as sdata
 from spikejax import train
-from spikejax.functional import LeakyParameters, run
-from spikejax.nn import LeakyCell, SequentialState
-
-T, HIDDEN, BETA, LR = 25, 1000, 0.95, 5e-4
-
-
-class DenseSNN(nnx.Module):
-    """784-1000-10 with spikejax modules: a ``SequentialState`` of cells scanned by ``run``.
-
-    The first layer's current is computed once and given to every step (``run``'s ``length``),
-    the same computation as the hand-written version below, step for step.
-
-    ``matmul_dtype`` and ``state_dtype`` are the Flax ``dtype`` of the Linear layers and of the
-    neurons (``None``: the input's, float32 here); the parameters are float32 either way, and
-    the same ``rngs`` give the same initial weights (``benchmarks.precision`` compares them).
-    """
-
-    def __init__(self, rngs: nnx.Rngs, *, matmul_dtype=None, state_dtype=None):
-        p = LeakyParameters(beta=BETA)
-        self.fc1 = nnx.Linear(784, HIDDEN, dtype=matmul_dtype, rngs=rngs)
-        self.net = SequentialState(
-            LeakyCell(p, dtype=state_dtype),
-            nnx.Linear(HIDDEN, 10, dtype=matmul_dtype, rngs=rngs),
-            LeakyCell(p, dtype=state_dtype),
-        )
-
-    def __call__(self, images):
-        current = self.fc1(images.reshape(images.shape[0], -1))
-
-        def step(x, state):
-            out_spikes, state = self.net(x, state)
-            return (out_spikes, state[-1].mem), state
-
-        _, (out_spikes, membranes) = run(step, None, current, length=T)
-        return out_spikes, membranes
-
-
-def loss_and_accuracy(out_spikes, membranes, labels):
-    per_step = optax.softmax_cross_entropy_with_integer_labels(membranes, labels[None, :])
-    loss = jnp.sum(jnp.mean(per_step, axis=1))
-    accuracy = jnp.mean(jnp.argmax(jnp.sum(out_spikes, 0), -1) == labels)
-    return loss, accuracy
-
-
-# ---- the same network written directly in JAX + optax ---------------------------------------
-
-
-@jax.custom_jvp
-def spike(x):
-    return (x > 0).astype(x.dtype)
-
-
-@spike.defjvp
-def _spike_jvp(primals, tangents):
-    (x,), (dx,) = primals, tangents
-    alpha = 2.0
-    return spike(x), dx * (alpha / 2 / (1 + (jnp.pi / 2 * alpha * x) ** 2))
-
-
-def hand_forward(params, images):
-    current = images.reshape(images.shape[0], -1) @ params["w1"] + params["b1"]
-
-    def step(carry, _):
-        mem1, mem2 = carry
-        # snnTorch's Leaky: the reset uses the previous membrane, detached.
-        reset1 = jax.lax.stop_gradient((mem1 > 1.0).astype(mem1.dtype))
-        mem1 = BETA * mem1 + current - reset1
-        s1 = spike(mem1 - 1.0)
-        reset2 = jax.lax.stop_gradient((mem2 > 1.0).astype(mem2.dtype))
-        mem2 = BETA * mem2 + s1 @ params["w2"] + params["b2"] - reset2
-        s2 = spike(mem2 - 1.0)
-        return (mem1, mem2), (s2, mem2)
-
-    zeros = (jnp.zeros((images.shape[0], HIDDEN)), jnp.zeros((images.shape[0], 10)))
-    _, (out_spikes, membranes) = jax.lax.scan(step, zeros, None, length=T)
-    return out_spikes, membranes
 
 
 def run_spikejax(model, batches, epochs_batches):
+    """One epoch of ``model`` (a :func:`benchmarks.natural.natural_model`) through spikejax's
+    ``train.make_train_step`` and ``train.fit``: ``(epoch seconds, compile seconds, model)``."""
     optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
 
     def loss_fn(model, batch):
-        loss, accuracy = loss_and_accuracy(*model(batch["x"]), batch["y"])
+        loss, accuracy = loss_and_accuracy(*natural_forward(model, batch["x"]), batch["y"])
         return loss, {"accuracy": accuracy}
 
     step = train.make_train_step(loss_fn)
@@ -126,29 +65,6 @@ def run_spikejax(model, batches, epochs_batches):
     return history[0]["seconds"], compile_seconds, model
 
 
-def run_hand_written(params, batches, epochs_batches):
-    tx = optax.adam(LR)
-    opt_state = tx.init(params)
-
-    @jax.jit
-    def step(params, opt_state, x, y):
-        def loss_fn(params):
-            return loss_and_accuracy(*hand_forward(params, x), y)
-
-        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss, accuracy
-
-    began = time.perf_counter()
-    jax.block_until_ready(step(params, opt_state, batches[0]["x"], batches[0]["y"]))
-    compile_seconds = time.perf_counter() - began
-    began = time.perf_counter()
-    for batch in epochs_batches:
-        params, opt_state, loss, accuracy = step(params, opt_state, batch["x"], batch["y"])
-    jax.block_until_ready(params)
-    return time.perf_counter() - began, compile_seconds, params
-
-
 def test_accuracy(predict, images, labels):
     correct = 0
     for start in range(0, len(images), 1000):
@@ -162,16 +78,12 @@ def one_seed(seed, images, labels, test_x, test_labels):
         {"x": jnp.asarray(sdata.normalize(x)), "y": jnp.asarray(y)}
         for x, y in sdata.batches(images, labels, 128, shuffle_seed=seed, drop_last=True)
     ]
-    model = DenseSNN(nnx.Rngs(seed))
+    model = natural_model(nnx.Rngs(seed))
     # The hand-written version starts from the very same weights.
-    params = {
-        "w1": model.fc1.kernel[...], "b1": model.fc1.bias[...],
-        "w2": model.net[1].kernel[...], "b2": model.net[1].bias[...],
-    }
-    hand_seconds, hand_compile, params = run_hand_written(params, batches, batches)
+    hand_seconds, hand_compile, _, params = time_hand_written(hand_parameters(model), batches)
     ours_seconds, ours_compile, model = run_spikejax(model, batches, batches)
     hand_acc = test_accuracy(jax.jit(lambda x: hand_forward(params, x)[0]), test_x, test_labels)
-    predict = nnx.jit(lambda m, x: m(x)[0])
+    predict = nnx.jit(lambda m, x: natural_forward(m, x)[0])
     ours_acc = test_accuracy(lambda x: predict(model, x), test_x, test_labels)
     return {
         "seed": seed,
@@ -186,6 +98,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=3,
                         help="independent runs (init and shuffle seeds 0..N-1): one epoch's accuracy "
                              "varies by about a point between runs that differ only in rounding")
+    parser.add_argument("--test-limit", type=int, default=None,
+                        help="test on the first N test images only (default all 10000)")
     parser.add_argument("--output", default="benchmarks/results/train_speed_cpu.json")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
@@ -193,6 +107,7 @@ def main(argv=None):
     images, labels = sdata.load("mnist", "train", data_dir=args.data_dir)
     test_images, test_labels = sdata.load("mnist", "test", data_dir=args.data_dir)
     images, labels = images[: args.limit], labels[: args.limit]
+    test_images, test_labels = test_images[: args.test_limit], test_labels[: args.test_limit]
     test_x = jnp.asarray(sdata.normalize(test_images))
 
     runs = [one_seed(seed, images, labels, test_x, test_labels) for seed in range(args.seeds)]
@@ -212,6 +127,7 @@ def main(argv=None):
         "benchmark": "train_speed",
         "network": "784-1000-10 Leaky(beta=0.95), T=25, Adam 5e-4, batch 128, one epoch",
         "train_images": len(images),
+        "test_images": len(test_images),
         "runs": runs,
         "mean_epoch_seconds": {"hand_written": mean("hand_written", "epoch_seconds"),
                                "spikejax": mean("spikejax", "epoch_seconds")},
