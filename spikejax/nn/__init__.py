@@ -18,6 +18,7 @@ from ._neuron import (
 from .lif import *  # noqa: F401,F403
 from .alif import *  # noqa: F401,F403
 from .connections import *  # noqa: F401,F403
+from .delay import *  # noqa: F401,F403
 from .encode import *  # noqa: F401,F403
 from .coba_lif import *  # noqa: F401,F403
 from .izhikevich import *  # noqa: F401,F403
