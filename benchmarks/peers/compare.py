@@ -14,7 +14,9 @@ taking those it can express (the mapping is in the workers' docstrings):
 
 Times: forward (no gradient) and forward+backward (gradients for the weights and the input
 spikes of the summed spikes), medians over ``--repeats`` rounds that run every library once in
-turn; ``/spikejax`` is the median of the per-round ratios peer / spikejax, of wall time and of
+turn, and ``lax.scan (plain)``: the same layer hand-written as one ``lax.scan`` in this
+process (``--no-reference`` leaves it out), which tells the cost of spikejax's module path from
+that of the computation; ``/spikejax`` is the median of the per-round ratios peer / spikejax, of wall time and of
 the process's CPU time (which on a shared machine counts the work rather than the waiting; it
 includes the spinning of idle OpenMP threads, so give PyTorch ``--torch-threads 1`` there). A library that its
 interpreter cannot import is skipped, and the reason printed.
@@ -37,7 +39,7 @@ from flax import nnx
 
 from benchmarks._results import command_line, write_json
 from benchmarks.common import environment, layer_inputs, matmul_precision, nn_layer
-from benchmarks.neuron_kernels import P
+from benchmarks.neuron_kernels import P, _spike, reference_lif
 from benchmarks.peers._protocol import Worker, timed_rounds
 from spikejax.functional import LeakyParameters
 from spikejax.nn import Leaky, Lift, SequentialState
@@ -45,6 +47,9 @@ from spikejax.nn import Leaky, Lift, SequentialState
 HERE = pathlib.Path(__file__).resolve().parent
 LIBRARIES = {"norse": "torch", "snntorch": "torch", "spikingjelly": "torch", "spyx": "spyx"}
 LEAKY = LeakyParameters(beta=0.9, threshold=1.0, reset_mechanism="subtract", method="super", alpha=100.0)
+# In this process, next to spikejax: the same layer hand-written as one lax.scan in plain JAX,
+# so that what spikejax's module path costs shows apart from what the computation costs.
+REFERENCE = "lax.scan (plain)"
 
 
 def spikejax_calls(model: str, w, x) -> dict:
@@ -63,6 +68,34 @@ def spikejax_calls(model: str, w, x) -> dict:
     gradient = jax.grad(lambda params, x: jnp.sum(forward(params, x)), argnums=(0, 1))
     return {"forward": (jax.jit(forward), (params, x)),
             "forward+backward": (jax.jit(gradient), (params, x))}
+
+
+def plain_scan_calls(model: str, w, x) -> dict:
+    """``mode -> (jitted function, operands)``: the layer as one hand-written ``lax.scan``.
+
+    ``lif``: :func:`benchmarks.neuron_kernels.reference_lif` (Norse's equations); ``leaky``:
+    snnTorch's ``Leaky`` (reset by subtraction of the previous membrane's spike, detached). The
+    spike is the same threshold as spikejax's (SuperSpike, alpha 100, a NaN stays NaN).
+    """
+    assert LEAKY.alpha == P.alpha  # _spike's slope is SuperSpike with P.alpha
+
+    def leaky(currents):
+        def step(mem, current):
+            reset = jax.lax.stop_gradient(_spike(mem - LEAKY.v_th))
+            mem = LEAKY.beta * mem + current - reset * LEAKY.v_th
+            return mem, _spike(mem - LEAKY.v_th)
+
+        return jax.lax.scan(step, jnp.zeros_like(currents[0]), currents)[1]
+
+    def forward(w, x):
+        currents = x @ w
+        if model == "lif":
+            zeros = jnp.zeros_like(currents[0])
+            return reference_lif(currents, zeros, zeros)[0]
+        return leaky(currents)
+
+    gradient = jax.grad(lambda w, x: jnp.sum(forward(w, x)), argnums=(0, 1))
+    return {"forward": (jax.jit(forward), (w, x)), "forward+backward": (jax.jit(gradient), (w, x))}
 
 
 def write_inputs(path, w, x):
@@ -97,7 +130,9 @@ def compare_size(args, workers, n, folder) -> list[dict]:
     for model in args.models:
         ours = spikejax_calls(model, w, x)
         reference = np.asarray(ours["forward"][0](*ours["forward"][1]))
-        peers, facts = {}, {}
+        plain = plain_scan_calls(model, w, x)
+        plain_spikes = np.asarray(plain["forward"][0](*plain["forward"][1]))
+        peers, facts = {}, {REFERENCE: {"equal_spike_fraction": float(np.mean(plain_spikes == reference))}}
         for library, worker in workers.items():
             if model not in worker.greeting["models"]:
                 continue
@@ -118,6 +153,9 @@ def compare_size(args, workers, n, folder) -> list[dict]:
         for mode in ("forward", "forward+backward"):
             fn, operands = ours[mode]
             calls = {"spikejax": lambda fn=fn, operands=operands: jax.block_until_ready(fn(*operands))}
+            if args.reference:
+                fn, operands = plain[mode]
+                calls[REFERENCE] = lambda fn=fn, operands=operands: jax.block_until_ready(fn(*operands))
             calls.update({library: (worker, mode) for library, worker in peers.items()})
             seconds = {name: {k: np.asarray(v) for k, v in times.items()}
                        for name, times in timed_rounds(calls, args.repeats).items()}
@@ -168,6 +206,8 @@ def main(argv=None):
     add("--torch-threads", type=int, default=0, help="torch's intra-op threads (0: its default)")
     add("--spyx-python", default=sys.executable, help="interpreter with Spyx")
     add("--python", action="append", default=[], metavar="LIBRARY=PATH", help="one library's interpreter")
+    add("--no-reference", dest="reference", action="store_false",
+        help=f"leave out the in-process {REFERENCE!r} row (the same layer as one hand-written scan)")
     add("--no-write", action="store_true", help="print only")
     add("--output", default=None, help="default benchmarks/results/peers_<platform>.json")
     args = parser.parse_args(argv)

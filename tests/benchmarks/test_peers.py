@@ -59,9 +59,31 @@ def test_libraries_that_are_not_importable_are_skipped_and_spikejax_still_runs(c
     assert set(result["skipped"]) == set(missing)
     printed = capsys.readouterr().out
     assert all(f"skipping {lib}: not importable with" in printed for lib in missing), printed
-    assert {r["library"] for r in result["rows"]} == {"spikejax"}
+    assert {r["library"] for r in result["rows"]} == {"spikejax", compare.REFERENCE}
     assert {(r["model"], r["mode"]) for r in result["rows"]} == {
         (m, mode) for m in ("lif", "leaky") for mode in ("forward", "forward+backward")}
+    # The hand-written scan is the same layer: the same spikes as spikejax's modules.
+    reference = [r for r in result["rows"] if r["library"] == compare.REFERENCE]
+    assert all(r["equal_spike_fraction"] == 1.0 for r in reference), reference
+
+
+@pytest.mark.slow  # eight compiles: ~4 s of CPU
+def test_the_plain_scan_spikes_and_differentiates_as_spikejax():
+    """Not only the same spikes: the same gradients, so that timing it against spikejax is fair."""
+    import jax
+
+    w, x = compare.layer_inputs(16, 20, 3)
+    x = x * 3.0  # enough input that the neurons spike and the reset matters
+    for model in ("lif", "leaky"):
+        ours, plain = compare.spikejax_calls(model, w, x), compare.plain_scan_calls(model, w, x)
+        spikes = np.asarray(ours["forward"][0](*ours["forward"][1]))
+        assert 0 < spikes.mean() < 1, (model, spikes.mean())
+        np.testing.assert_array_equal(spikes, plain["forward"][0](*plain["forward"][1]))
+        (params_grad, x_grad), (w_grad, x_grad_plain) = (ours["forward+backward"][0](*ours["forward+backward"][1]),
+                                                         plain["forward+backward"][0](*plain["forward+backward"][1]))
+        np.testing.assert_allclose(x_grad, x_grad_plain, rtol=1e-4, atol=1e-6)
+        kernel_grad = jax.tree_util.tree_leaves(params_grad)[0]
+        np.testing.assert_allclose(kernel_grad, w_grad, rtol=1e-4, atol=1e-6)
 
 
 def test_a_bad_python_flag_is_refused():
@@ -95,7 +117,7 @@ def test_peers_spike_exactly_as_spikejax(libraries):
             pytest.skip(f"{library} is not importable with {PYTHONS[kind]}")
     result = compare.main(TINY + ["--libraries", *libraries, "--sizes", "24", "--steps", "30",
                                   "--torch-python", PYTHONS["torch"], "--spyx-python", PYTHONS["spyx"]])
-    peers = [r for r in result["rows"] if r["library"] != "spikejax"]
+    peers = [r for r in result["rows"] if r["library"] not in ("spikejax", compare.REFERENCE)]
     assert {r["library"] for r in peers} == set(libraries)
     assert all(r["equal_spike_fraction"] == 1.0 for r in peers), result["spike_disagreements"]
     assert all(r["spike_count"] > 0 for r in peers)
