@@ -81,9 +81,9 @@ def plain_scan_calls(model: str, w, x) -> dict:
 
     def leaky(currents):
         def step(mem, current):
-            reset = jax.lax.stop_gradient(_spike(mem - LEAKY.v_th))
-            mem = LEAKY.beta * mem + current - reset * LEAKY.v_th
-            return mem, _spike(mem - LEAKY.v_th)
+            reset = jax.lax.stop_gradient(_spike(mem - LEAKY.threshold))
+            mem = LEAKY.beta * mem + current - reset * LEAKY.threshold
+            return mem, _spike(mem - LEAKY.threshold)
 
         return jax.lax.scan(step, jnp.zeros_like(currents[0]), currents)[1]
 
