@@ -5,6 +5,8 @@
     python -m tasks.memory --neuron_model lsnnlif       # half LSNN, half LIF (Norse's default)
     python -m tasks.memory --smoke                      # 20 small steps, seconds (CI)
     python -m tasks.memory --checkpoint-dir runs/memory_ckpt --resume   # continue a stopped run
+    python -m tasks.memory --neuron_model lsnn --learning eprop          # online: e-prop
+    python -m tasks.memory --learning tbptt --tbptt-window 50           # truncated BPTT
 
 Each sample is ``seq_repetitions`` repetitions of ``seq_periods`` periods of ``seq_length``
 steps (1 ms each). In every period the two data channels show a random bit (one of them on);
@@ -35,6 +37,16 @@ are 200 ms long; 50 ms keeps the default run at about 10 minutes on a loaded 2-c
 plain LIF neurons already do much worse at that length (66 % after the 10 epochs, 91 % at
 best, against 100 %; ``benchmarks/results/memory_*_cpu.json``).
 
+``--learning eprop`` trains the same layer and leaky readout (a
+:class:`spikejax.online.RecurrentReadout`, no readout bias) with e-prop, online, in memory that
+does not grow with the sequence; ``--learning tbptt`` with BPTT truncated to windows of
+``--tbptt-window`` steps (the state carried across windows). Both need a loss per time step:
+the cross-entropy of the readout voltage at every step of the recall periods (averaged), in place
+of the cross-entropy of the period's mean voltage; the firing-rate regulariser is not used. The
+recall accuracy is measured as for BPTT. ``--update-every`` applies the optimizer every that many
+steps within a sample (e-prop) or after every window (tbptt), instead of once per batch. These
+work for one population (``lsnn`` or ``lif``).
+
 The summary JSON (``--output``) holds the accuracy curve, epoch times, device, versions,
 configuration and command; ``--plot`` draws this run's curve and those of ``--compare`` files.
 ``--checkpoint-dir`` saves the model and optimizer after every epoch and ``--resume`` continues
@@ -64,11 +76,14 @@ from spikejax.functional import LIFParameters, LIParameters, LSNNParameters, poi
 from spikejax.functional import firing_rate_loss
 from spikejax.functional._validate import check_int, check_key, check_positive
 from spikejax.nn import LI, LIFRecurrent, LSNNRecurrent
+from spikejax.online import RecurrentReadout, make_eprop_train_step, make_tbptt_train_step
 from tasks._cli import Interruptible, run_main
 
-__all__ = ["StoreRecallBatch", "store_recall_data", "MemoryNet", "recall_loss", "build_parser", "main"]
+__all__ = ["StoreRecallBatch", "store_recall_data", "MemoryNet", "recall_loss", "step_recall_loss",
+           "build_parser", "main"]
 
 NEURON_MODELS = ("lsnn", "lif", "lsnnlif")
+LEARNING = ("bptt", "eprop", "tbptt")
 ENCODINGS = ("poisson", "constant")
 
 
@@ -248,6 +263,32 @@ def recall_loss(voltages: jax.Array, labels: jax.Array, mask: jax.Array):
     return loss, jnp.sum(correct * weights) / count, logits
 
 
+def step_recall_loss(voltages: jax.Array, targets) -> jax.Array:
+    """The per-step loss of online learning: cross-entropy of one step's readout at a recall.
+
+    Args:
+        voltages: the readout ``(B, 2)`` of one step.
+        targets: ``(labels, weights)``: the one-hot stored bit ``(B, 2)`` and ``(B,)`` weights,
+            zero outside the recall periods and ``1 / (recall steps of the batch)`` inside, so
+            that the sum over the steps is the mean cross-entropy over the recall steps.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> labels = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> round(float(step_recall_loss(jnp.zeros((2, 2)), (labels, jnp.array([0.5, 0.0])))), 4)
+        0.3466
+    """
+    labels, weights = targets
+    return jnp.sum(optax.softmax_cross_entropy(voltages, labels) * weights)
+
+
+def online_targets(batch: StoreRecallBatch, seq_length: int):
+    """``(labels, weights)`` per step ``(T, B, 2)``, ``(T, B)`` for :func:`step_recall_loss`."""
+    labels = jnp.repeat(batch.labels, seq_length, axis=0)
+    mask = jnp.repeat(batch.mask, seq_length, axis=0).astype(labels.dtype)
+    return labels, mask / jnp.maximum(mask.sum(), 1.0)
+
+
 # (full run, --smoke) defaults of the flags left unset.
 DEFAULTS = {"seq_length": (50, 10), "seq_periods": (12, 4), "hidden": (40, 16), "epochs": (10, 1),
             "steps": (50, 20), "batch_size": (64, 32), "eval_samples": (512, 64)}
@@ -267,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     # Norse's spellings (--neuron_model, --seq_length, --batch_size) work as well as the dashed ones.
     add("--neuron-model", "--neuron_model", dest="neuron_model", choices=NEURON_MODELS, default="lsnn",
         help="100%% LSNN, 100%% LIF, or half of each")
+    add("--learning", choices=LEARNING, default="bptt",
+        help="BPTT through the whole sample, e-prop (online) or truncated BPTT")
+    add("--tbptt-window", type=int, default=None, help="steps per truncated-BPTT window (default: one period)")
+    add("--update-every", type=int, default=None,
+        help="e-prop: optimizer step every this many time steps; tbptt: after every window (any value)")
     sized("--seq-length", "--seq_length", dest="seq_length", help="steps (ms) per period")
     sized("--seq-periods", dest="seq_periods", help="periods per store/recall repetition, even")
     add("--seq-repetitions", type=int, default=1, help="store/recall pairs per sample")
@@ -318,6 +364,13 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     for path in args.compare:
         if not pathlib.Path(path).is_file():
             parser.error(f"--compare: no such summary file {path!r}")
+    if args.learning != "bptt" and args.neuron_model == "lsnnlif":
+        parser.error(f"--learning {args.learning} trains one population: --neuron-model lsnn or lif, got lsnnlif")
+    steps = args.seq_length * args.seq_periods * args.seq_repetitions
+    for name in ("tbptt_window", "update_every"):
+        value = getattr(args, name)
+        if value is not None and (value < 1 or steps % value):
+            parser.error(f"{flag(name)} must be a positive divisor of the {steps} steps of a sample, got {value}")
     if args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir (the folder of the run to continue), got none")
 
@@ -346,16 +399,25 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         if getattr(args, name) is None:
             setattr(args, name, smoke if args.smoke else full)
     _check_args(parser, args)
-    output = pathlib.Path(args.output or f"runs/memory_{args.neuron_model}{'-smoke' if args.smoke else ''}.json")
+    learning = "" if args.learning == "bptt" else f"_{args.learning}"
+    output = pathlib.Path(args.output or f"runs/memory_{args.neuron_model}{learning}{'-smoke' if args.smoke else ''}.json")
     data_options = dict(seq_length=args.seq_length, seq_periods=args.seq_periods,
                         seq_repetitions=args.seq_repetitions, population_size=args.population_size,
                         poisson_rate=args.poisson_rate, encoding=args.encoding)
     method = {"method": args.surrogate, "alpha": args.alpha, "v_th": args.v_th}
-    model = MemoryNet(
-        4 * args.population_size, args.hidden, neuron_model=args.neuron_model,
-        p_lsnn=LSNNParameters(beta=args.beta, tau_adapt_inv=args.tau_adapt_inv, **method),
-        p_lif=LIFParameters(**method), detach_reset=args.detach_reset, rngs=nnx.Rngs(args.seed),
-    )
+    p_lsnn = LSNNParameters(beta=args.beta, tau_adapt_inv=args.tau_adapt_inv, **method)
+    if args.learning == "bptt":
+        model = MemoryNet(
+            4 * args.population_size, args.hidden, neuron_model=args.neuron_model, p_lsnn=p_lsnn,
+            p_lif=LIFParameters(**method), detach_reset=args.detach_reset, rngs=nnx.Rngs(args.seed),
+        )
+    else:
+        rngs = nnx.Rngs(args.seed)
+        layer = (LSNNRecurrent(4 * args.population_size, args.hidden, p_lsnn, detach_reset=args.detach_reset,
+                               rngs=rngs) if args.neuron_model == "lsnn" else
+                 LIFRecurrent(4 * args.population_size, args.hidden, LIFParameters(**method),
+                              detach_reset=args.detach_reset, rngs=rngs))
+        model = RecurrentReadout(layer, 2, readout_p=LIParameters(), bias=False, rngs=rngs)
     schedule = optax.cosine_decay_schedule(args.lr, args.epochs * args.steps, alpha=0.1)
     optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
     train_key, eval_key = jax.random.split(jax.random.key(args.seed))
@@ -370,7 +432,20 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         rate_penalty = firing_rate_loss(aux.pop("spikes"), args.reg_target, dt=1e-3, batch_mean=True)
         return loss + args.reg_factor * rate_penalty, aux
 
-    train_step = train.make_train_step(loss_fn)
+    def online_split(batch):
+        return batch.inputs, online_targets(batch, args.seq_length)
+
+    def online_metrics(voltages, batch):
+        return {"accuracy": recall_loss(voltages, batch.labels, batch.mask)[1]}
+
+    online = dict(split_batch=online_split, metrics_fn=online_metrics)
+    if args.learning == "eprop":
+        train_step = make_eprop_train_step(step_recall_loss, update_every=args.update_every, **online)
+    elif args.learning == "tbptt":
+        train_step = make_tbptt_train_step(step_recall_loss, window=args.tbptt_window or args.seq_length,
+                                           update_each_window=args.update_every is not None, **online)
+    else:
+        train_step = train.make_train_step(loss_fn)
     eval_step = train.make_eval_step(recall_metrics)  # its "loss" is the recall loss alone
     generate = jax.jit(lambda key, size: store_recall_data(key, size, **data_options), static_argnums=1)
 
@@ -393,7 +468,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     config = dict(vars(args))
     command = "python -m tasks.memory " + " ".join(argv)
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
-          f"memory task, {args.neuron_model}, {args.hidden} neurons, "
+          f"memory task, {args.neuron_model}, {args.learning}, {args.hidden} neurons, "
           f"{args.seq_periods * args.seq_repetitions * args.seq_length} steps per sample")
     initial = None  # the recall before training, measured inside the Ctrl-C handling below
     history = []

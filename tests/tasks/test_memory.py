@@ -178,3 +178,41 @@ def test_bad_arguments_of_the_functions_raise():
         memory.MemoryNet(4, 4, neuron_model="alif", rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="hidden_size must be an int >= 2, got 1"):
         memory.MemoryNet(4, 1, neuron_model="lsnnlif", rngs=nnx.Rngs(0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("learning", ["eprop", "tbptt"])
+def test_online_learning_runs_end_to_end(learning, tmp_path):
+    output = tmp_path / "summary.json"
+    summary = memory.main(["--smoke", "--no-progress", "--learning", learning, "--steps", "3",
+                           "--update-every", "10", "--output", str(output)])
+    written = json.loads(output.read_text())
+    assert written["config"]["learning"] == learning and written["complete"]
+    assert 0.0 <= summary["recall_accuracy"] <= 1.0 and len(written["accuracy_curve"]) == 2
+    assert np.isfinite(written["recall_loss"])
+
+
+def test_step_recall_loss_sums_to_the_mean_cross_entropy_of_the_recall_steps():
+    batch = memory.store_recall_data(jax.random.key(0), 4, seq_length=PERIOD, seq_periods=4)
+    labels, weights = memory.online_targets(batch, PERIOD)
+    assert labels.shape == (4 * PERIOD, 4, 2) and weights.shape == (4 * PERIOD, 4)
+    np.testing.assert_allclose(weights.sum(), 1.0, rtol=1e-6)  # 4 recalls of PERIOD steps, each 1/12
+    assert float(weights.max()) == pytest.approx(1 / (4 * PERIOD))
+    voltages = jax.random.normal(jax.random.key(1), (4 * PERIOD, 4, 2))
+    total = jax.vmap(memory.step_recall_loss)(voltages, (labels, weights)).sum()
+    recall = np.repeat(np.asarray(batch.mask), PERIOD, axis=0)
+    expected = -jax.nn.log_softmax(voltages)[recall] * np.asarray(labels)[recall]
+    np.testing.assert_allclose(total, expected.sum() / recall.sum(), rtol=1e-5)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--learning", "eprop", "--neuron_model", "lsnnlif"], "--learning eprop trains one population"),
+    (["--learning", "eprop", "--smoke", "--update-every", "7"], "--update-every must be a positive divisor of the 40"),
+    (["--learning", "tbptt", "--smoke", "--tbptt-window", "0"], "--tbptt-window must be a positive divisor"),
+    (["--learning", "rtrl"], "invalid choice: 'rtrl'"),
+])
+def test_bad_online_flags_are_clear_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        memory.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
