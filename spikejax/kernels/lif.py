@@ -81,6 +81,7 @@ from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
 from ..functional.lsnn import LSNN_MODEL
 from ._fused import fused_sequence, lowering_error
+from ._sharded import per_shard
 from ._target import gpu_target
 
 __all__ = [
@@ -327,11 +328,15 @@ def neuron_sequence(
                 f"{shape} (currents.shape[1:]) to {np.broadcast_shapes(value.shape, shape)}"
             )
 
-    return fused_sequence(
-        model.feed_forward_step, currents, state0, p, dt, options,
-        block=block, checkpoint_every=checkpoint_every, interpret=interpret,
-        check_param=check_param,
-    )
+    def kernel(currents, state0, p, dt):
+        return fused_sequence(
+            model.feed_forward_step, currents, state0, p, dt, options,
+            block=block, checkpoint_every=checkpoint_every, interpret=interpret,
+            check_param=check_param,
+        )
+
+    # On a batch split over devices, one kernel per device (see spikejax.kernels._sharded).
+    return per_shard(kernel, currents, state0, p, dt)
 
 
 def lif_sequence(
