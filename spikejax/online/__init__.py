@@ -3,7 +3,7 @@
 * e-prop (Bellec et al. 2020) for a recurrent layer and its leaky readout, derived from any
   model's recurrent step by forward-mode differentiation (:func:`eprop_gradients`,
   :func:`make_eprop_train_step`);
-* OTTT (Xiao et al. 2022) for feed-forward layers;
+* OTTT (Xiao et al. 2022) for feed-forward layers (:func:`ottt_gradients`);
 * truncated BPTT, the baseline (:func:`truncated_bptt`, :func:`make_tbptt_train_step`).
 
 Example:
@@ -20,9 +20,10 @@ Example:
 """
 
 from ._eprop import EpropResult, EpropState, eprop_gradients, eprop_init, eprop_step, li_readout
+from ._ottt import OTTTResult, ottt_gradients
 from ._train import RecurrentReadout, make_eprop_train_step, make_tbptt_train_step, truncated_bptt
 
 __all__ = [
     "EpropResult", "EpropState", "eprop_gradients", "eprop_init", "eprop_step", "li_readout",
-    "RecurrentReadout", "make_eprop_train_step", "make_tbptt_train_step", "truncated_bptt",
+    "OTTTResult", "ottt_gradients", "RecurrentReadout", "make_eprop_train_step", "make_tbptt_train_step", "truncated_bptt",
 ]
