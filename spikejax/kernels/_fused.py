@@ -56,7 +56,7 @@ from jax.experimental import pallas as pl
 
 from ._target import auto_block, gpu_target
 
-__all__ = ["FusedConfig", "fused_sequence", "kernel_lowering_error", "lowering_error", "triton_params"]
+__all__ = ["FusedConfig", "fused_sequence", "triton_params"]
 
 # One neuron per thread: a program of `block` neurons gets block // 32 warps (1 to 32). With 4
 # neurons per thread (4 warps per 512) the backward kernels, which hold a whole chunk of states
@@ -289,34 +289,6 @@ def _fused_bwd(config, residuals, cotangents):
 _fused.defvjp(_fused_fwd, _fused_bwd)
 
 
-_LOWERING_ERRORS: dict = {}
-
-
-def kernel_lowering_error(config: FusedConfig, xs, state, params) -> Optional[str]:
-    """``None`` when the forward and backward kernels lower for the GPU target, else why not.
-
-    Lowers (without compiling or running) the plain forward kernel and the forward and
-    backward kernels of a ``jax.vjp``, for arrays shaped and typed as ``xs``, ``state`` and
-    ``params`` (arrays or ``jax.ShapeDtypeStruct`` s). Cached per configuration and shapes.
-    """
-    avals = tuple(jax.ShapeDtypeStruct(a.shape, a.dtype) for a in (xs, state, params))
-    key = (config, avals)
-    if key not in _LOWERING_ERRORS:
-        def probe(xs, state, params):
-            outputs, adjoint = jax.vjp(functools.partial(_fused, config), xs, state, params)
-            return _fused(config, xs, state, params), adjoint(outputs)
-
-        target = gpu_target()
-        platforms = ("cuda",) if target is not None and target.abstract else None
-        try:
-            jax.jit(probe).trace(*avals).lower(lowering_platforms=platforms)
-            _LOWERING_ERRORS[key] = None
-        except Exception as error:  # whatever Pallas or Triton raise: the reason is reported
-            first = str(error).strip().splitlines()
-            _LOWERING_ERRORS[key] = f"{type(error).__name__}: {first[0] if first else ''}"
-    return _LOWERING_ERRORS[key]
-
-
 def _is_static_scalar(leaf) -> bool:
     return isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
 
@@ -351,24 +323,6 @@ def _configure(step, xs_shape, state_treedef, p, dt, options: dict, *, block: Op
     return config, -(-width // block) * block, rows
 
 
-def lowering_error(step, xs, state, p, dt, options: dict, *, block: Optional[int] = None,
-                   checkpoint_every: int = 8) -> Optional[str]:
-    """Why the compiled kernel of ``step`` does not lower for the GPU target, or ``None``.
-
-    ``xs`` ``(T, *shape)`` and ``state`` may be arrays or ``jax.ShapeDtypeStruct`` s: only
-    shapes and dtypes are read (and of ``p`` and ``dt``, which Python-number leaves are).
-    """
-    state_leaves, state_treedef = jax.tree_util.tree_flatten(state)
-    config, padded, rows = _configure(step, xs.shape, state_treedef, p, dt, options, block=block,
-                                      checkpoint_every=checkpoint_every, interpret=False)
-    return kernel_lowering_error(
-        config,
-        jax.ShapeDtypeStruct((xs.shape[0], padded), xs.dtype),
-        jax.ShapeDtypeStruct((len(state_leaves), padded), xs.dtype),
-        jax.ShapeDtypeStruct((len(rows), padded), COMPUTE_DTYPE),
-    )
-
-
 def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int],
                    checkpoint_every: int, interpret: bool,
                    check_param: Callable[[str, Any], None]):
@@ -377,7 +331,7 @@ def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int
     Arguments are assumed checked by the caller, except that ``check_param(name, leaf)`` is
     called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
     takes :func:`auto_block` for the GPU target. Whether the kernel lowers for the target is
-    the caller's to decide (:func:`lowering_error`). Returns ``(outputs (T, *shape),
+    the caller's to decide (:func:`spikejax.kernels._lowering.lowering_error`). Returns ``(outputs (T, *shape),
     final_state)``.
     """
     length, shape = xs.shape[0], xs.shape[1:]

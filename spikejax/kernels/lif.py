@@ -29,7 +29,14 @@ one matmul, then call this. Units and defaults are Norse's (``dt=1e-3`` s, ``tau
   bits, the scan everywhere else (and for options the kernel cannot run, see
   :func:`select_implementation`). Where the kernel does not lower for the GPU at hand (a
   surrogate written with an operation Triton lacks, say), ``"auto"`` takes the scan and warns
-  once with a :class:`KernelFallbackWarning` that says why.
+  once with a :class:`KernelFallbackWarning` that says why. The sequence modules of
+  :mod:`spikejax.nn` follow the same decision.
+
+On several devices: where the batch axis of the currents is split over a mesh (data-parallel
+training with :func:`spikejax.train.data_parallel`, or any ``jit`` of arrays on a mesh), the
+kernel runs on each device's rows inside ``jax.shard_map``, forward and backward, instead of
+XLA gathering the whole batch onto every device for an opaque kernel call (see
+:mod:`spikejax.kernels._sharded`). A batch that does not divide by the devices runs whole.
 
 The kernel computes in float32 for every input dtype: bfloat16 and float16 currents are cast
 to float32 as they are loaded and the results rounded back as they are stored, so a bfloat16
@@ -64,7 +71,6 @@ Example:
 from __future__ import annotations
 
 import inspect
-import warnings
 from typing import Any, Optional
 
 import jax
@@ -73,14 +79,21 @@ import numpy as np
 
 from ..functional._model import NeuronModel, check_dt
 from ..functional._validate import check_int, check_min_rank, check_state
-from ..functional.alif import ALIF_MODEL
 from ..functional.iaf import IAF_MODEL, IAFParameters
 from ..functional.integrate import run
 from ..functional.leaky_integrator import LI_MODEL, LIParameters
 from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
-from ..functional.lsnn import LSNN_MODEL
-from ._fused import fused_sequence, lowering_error
+from ._fused import fused_sequence
+from ._select import (  # noqa: F401  (re-exported)
+    FUSED_MODELS,
+    IMPLEMENTATIONS,
+    KernelFallbackWarning,
+    _check_implementation,
+    _choose,
+    _kernel_obstacle,
+    select_implementation,
+)
 from ._sharded import per_shard
 from ._target import gpu_target
 
@@ -95,131 +108,6 @@ __all__ = [
     "li_sequence",
     "select_implementation",
 ]
-
-IMPLEMENTATIONS = ("auto", "pallas", "scan")
-
-#: Models with a fused kernel (tested against their scan), by name.
-FUSED_MODELS: dict[str, NeuronModel] = {
-    m.name: m for m in (LIF_MODEL, LIF_BOX_MODEL, IAF_MODEL, LI_MODEL, LSNN_MODEL, ALIF_MODEL)
-}
-
-_KERNEL_DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)
-
-
-class KernelFallbackWarning(UserWarning):
-    """``implementation="auto"`` took the scan because the kernel does not lower for the GPU.
-
-    Warned once per model and reason; the results are the scan's, so nothing else changes.
-
-    Example:
-        >>> import warnings
-        >>> from spikejax.kernels import KernelFallbackWarning
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("error", KernelFallbackWarning)   # a fallback raises here
-        ...     issubclass(KernelFallbackWarning, UserWarning)
-        True
-    """
-
-
-_WARNED: set = set()
-
-
-def _warn_fallback(model_name: str, reason: str) -> None:
-    """Warn once per model and reason (a training loop retraces; one line is enough)."""
-    if (model_name, reason) in _WARNED:
-        return
-    _WARNED.add((model_name, reason))
-    warnings.warn(
-        f"implementation='auto': the fused {model_name} kernel does not lower for this GPU "
-        f"({reason}); running the scan instead. Pass implementation='scan' to choose it, or "
-        f"'pallas' to get the error",
-        KernelFallbackWarning,
-        stacklevel=4,
-    )
-
-# Step options whose truth makes a neuron's update read other neurons; the kernel runs each
-# neuron on its own (programs take flat rows of neurons), so it cannot take them.
-_MIXING_OPTIONS = {"ALIF": {"share_theta": "it averages theta over the batch axis"}}
-
-
-def select_implementation(
-    model: NeuronModel,
-    currents: jax.Array,
-    implementation: str = "auto",
-    *,
-    options: Optional[dict] = None,
-    p: Any = None,
-    dt: Any = 1e-3,
-) -> str:
-    """``"pallas"`` or ``"scan"``: what ``implementation`` means for ``model`` and ``currents``.
-
-    ``"auto"`` takes the kernel only when compiling for a GPU (the default backend, or the
-    abstract device of :func:`jax.sharding.use_abstract_mesh`), for a model
-    in :data:`FUSED_MODELS`, currents of a 16- or 32-bit float type with at least one neuron,
-    and step ``options`` (the model's keyword options) under which each neuron's update reads
-    only its own state: ALIF's ``{"share_theta": True}`` averages over the batch, so takes the scan.
-    And only where the kernel lowers for that GPU with the parameters ``p`` (``None``: the
-    model's defaults) and ``dt``: otherwise (a surrogate written with an operation Triton lacks,
-    say) it is the scan, with one :class:`KernelFallbackWarning` per model and reason. This is
-    the one decision that :func:`neuron_sequence` and the modules of :mod:`spikejax.nn` follow.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> from spikejax.functional import LIF_MODEL
-        >>> from spikejax.kernels import select_implementation
-        >>> select_implementation(LIF_MODEL, jnp.ones((9, 2, 3)))   # no GPU here
-        'scan'
-    """
-    _check_implementation(implementation)
-    if implementation != "auto":
-        return implementation
-    return _choose(model, currents, options or {}, p, dt)
-
-
-def _choose(model, currents, options: dict, p, dt, *, block=None, checkpoint_every=8,
-            check_lowering: bool = True) -> str:
-    """``"auto"``'s choice (see :func:`select_implementation`), warning where it falls back."""
-    if _kernel_obstacle(model, currents, options) is not None or gpu_target() is None:
-        return "scan"
-    if not check_lowering:
-        return "pallas"
-    if p is None:
-        p = model.parameters()
-    shape = tuple(currents.shape[1:])
-    state = jax.eval_shape(lambda: model.feed_forward_state(shape, p, currents.dtype))
-    reason = lowering_error(model.feed_forward_step, currents, state, p, dt, options,
-                            block=block, checkpoint_every=checkpoint_every)
-    if reason is None:
-        return "pallas"
-    _warn_fallback(model.name, reason)
-    return "scan"
-
-
-def _kernel_obstacle(model: NeuronModel, currents, options: dict):
-    """``None`` when the kernel can run ``model`` here, else ``(exception class, message)``."""
-    if model.name not in FUSED_MODELS:
-        return ValueError, (
-            f"implementation='pallas' has no kernel for the {model.name} model; expected one of "
-            f"{sorted(FUSED_MODELS)}, or implementation='scan' or 'auto'"
-        )
-    for name, why in _MIXING_OPTIONS.get(model.name, {}).items():
-        if options.get(name):
-            return ValueError, (
-                f"implementation='pallas' cannot run the {model.name} model with {name}=True: "
-                f"{why}, mixing neurons that the kernel runs independently; use "
-                f"implementation='scan' or 'auto'"
-            )
-    if not any(currents.dtype == d for d in _KERNEL_DTYPES):
-        return TypeError, (
-            f"currents must be float32, bfloat16 or float16 for implementation='pallas', got "
-            f"{currents.dtype}"
-        )
-    if int(np.prod(currents.shape[1:])) == 0:
-        return ValueError, (
-            f"currents has shape {tuple(currents.shape)}: no neurons for implementation='pallas'"
-        )
-    return None
-
 
 def neuron_sequence(
     model: NeuronModel,
@@ -465,11 +353,6 @@ def li_sequence(
         LI_MODEL, currents, state0, p, dt, implementation=implementation, interpret=interpret,
         block=block, checkpoint_every=checkpoint_every, unroll=unroll,
     )
-
-
-def _check_implementation(implementation) -> None:
-    if not isinstance(implementation, str) or implementation not in IMPLEMENTATIONS:
-        raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
 
 
 def _check_bool(name: str, value) -> None:

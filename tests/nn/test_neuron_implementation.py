@@ -16,8 +16,8 @@ from flax import nnx
 from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
 
 from spikejax.functional import MODELS, LIFParameters
+import spikejax.kernels._select as kernel_select
 from spikejax.kernels import FUSED_MODELS, KernelFallbackWarning
-from spikejax.kernels import lif as kernel_module
 from spikejax.nn import ALIF, LIF, LIFRefrac, LSNN, MODULES
 from spikejax.nn._runner import takes_kernel
 
@@ -25,7 +25,7 @@ T, B, N_IN, N = 6, 2, 5, 12
 
 # One learnable parameter per model, so that the kernel's parameter gradients are checked too.
 LEARNABLE = {"LIF": "v_th", "LIFBox": "v_th", "IAF": "v_th", "LI": "tau_mem_inv",
-             "LSNN": "v_th", "ALIF": "thresh_eq_v"}
+             "LSNN": "v_th", "ALIF": "v_th"}
 
 
 class Net(nnx.Module):
@@ -149,14 +149,15 @@ def _lgamma_surrogate(x, alpha):
 
 
 def test_an_auto_layer_falls_back_to_the_scan_once_where_the_kernel_cannot_lower(monkeypatch):
-    monkeypatch.setattr(kernel_module, "_WARNED", set())  # whatever other tests warned before
+    monkeypatch.setattr(kernel_select, "_WARNED", set())  # whatever other tests warned before
     xs = jnp.asarray(np.random.default_rng(5).uniform(0.0, 3.0, (T, B, N)), jnp.float32)
     p = LIFParameters(method=_lgamma_surrogate)
     layer = LIF(p)
     with _abstract_gpu():
         with pytest.warns(KernelFallbackWarning,
-                          match=r"fused LIF kernel does not lower .*lgamma.*running the scan"):
+                          match=r"fused LIF kernel does not lower .*lgamma.*running the scan") as record:
             traced = jax.make_jaxpr(lambda x: layer(x))(xs)
+        assert [w.filename for w in record] == [__file__]  # the line that called the layer
         with warnings.catch_warnings():  # once: the same model and reason warn no more
             warnings.simplefilter("error", KernelFallbackWarning)
             again = jax.make_jaxpr(lambda x: LIF(p, learnable=("v_th",))(x))(xs)
