@@ -1,5 +1,7 @@
 import json
 
+import jax
+
 import h5py
 import jax.numpy as jnp
 import numpy as np
@@ -33,14 +35,29 @@ def test_synthetic_data_has_the_shd_layout_and_separable_classes(tmp_path):
 
 
 def test_network_shapes_and_models():
-    for model in shd.MODELS:
+    for model in ("lif", "lsnn"):
         net = shd.RecurrentSNN(10, 6, 3, model=model, rngs=nnx.Rngs(0))
         logits, spikes = net(jnp.ones((4, 2, 10)))
         assert logits.shape == (2, 3) and spikes.shape == (4, 2, 6)
-    with pytest.raises(ValueError, match=r"model must be one of \['lif', 'lsnn'\], got 'alif'"):
+    with pytest.raises(ValueError, match=r"model must be 'lif' or 'lsnn' \(DelaySNN has the delays\), got 'alif'"):
         shd.RecurrentSNN(10, 6, 3, model="alif", rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match=r"tau_syn must be at least dt=0.01 s"):
         shd.RecurrentSNN(10, 6, 3, tau_syn=0.005, rngs=nnx.Rngs(0))
+
+
+@pytest.mark.slow  # two compilations of the delay convolutions (CI time)
+def test_delay_network_rounds_to_the_same_network_when_the_delays_are_integers():
+    net = shd.DelaySNN(10, 6, 3, max_delay=4, rngs=nnx.Rngs(0))
+    for index in (0, 2):  # integer positions and a narrow kernel: the rounding changes nothing
+        layer = net.net[index]
+        layer.position[...] = jnp.round(layer.position[...])
+    net.set_width(0.05)
+    assert float(net.net[2].sigma[...]) == pytest.approx(0.05)
+    x = (jax.random.uniform(jax.random.key(0), (12, 2, 10)) < 0.3).astype(jnp.float32)
+    logits, _ = net(x)
+    rounded = net.rounded()
+    assert type(rounded.net[0]).__name__ == "DelayedLinear" and type(net.net[0]).__name__ == "LearnableDelayedLinear"
+    np.testing.assert_allclose(rounded(x)[0], logits, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -102,3 +119,13 @@ def test_resume_continues_from_the_checkpoint(smoke):
     assert resumed["epochs_run"] == 2 and [h["epoch"] for h in resumed["history"]] == [7, 8]
     assert resumed["initial_test_loss"] is None and resumed["complete"]
     assert resumed["test_loss"] < summary["initial_test_loss"]
+
+
+@pytest.mark.slow  # about 15 s of CPU (the delay convolutions); run with `pytest -m slow`
+def test_delay_model_smoke_run_learns_and_reports_the_rounded_network(tmp_path):
+    summary = shd.main(["--smoke", "--model", "delays", "--no-progress", "--output", str(tmp_path / "d.json"),
+                        "--epochs", "6", "--hidden", "16"])
+    assert summary["test_loss"] < summary["initial_test_loss"] - 0.5, summary["loss_curve"]
+    # chance is 0.25 (four classes are used)
+    assert summary["test_accuracy"] > 0.4 and summary["rounded_test_accuracy"] > 0.4, summary
+    assert json.loads((tmp_path / "d.json").read_text())["rounded_test_accuracy"] == summary["rounded_test_accuracy"]
