@@ -1,15 +1,15 @@
 """Sphinx configuration for the spikejax documentation.
 
 Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``. The pages per neuron
-model (``models/``), the NIR API fragment, the task list (from the docstrings of ``tasks/*.py``,
-read without importing them) and the copies of ``notebooks/*.ipynb`` are generated here at every
-build from the code (``spikejax.functional.MODELS``, ``spikejax.nn.MODULES``), so
-that no equation, unit or default is written twice.
+model (``models/``), the NIR API fragment and the copies of ``notebooks/*.ipynb`` are generated
+here at every build from the code (``spikejax.functional.MODELS``, ``spikejax.nn.MODULES``), so
+that no equation, unit or default is written twice; the task list (from the docstrings of
+``tasks/*.py``, read without importing them) by ``_plots/spikejax_pages.py``, the figures by
+``_plots/spikejax_figures.py``.
 """
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib
 import importlib.util
@@ -173,6 +173,28 @@ def setup(app):
     app.add_directive("public-members", PublicMembers)
 
 
+# --- Figures, copy buttons, notebook streams, tasks page (issue 16, part B) ------------------
+# docs/_plots/: spikejax_figures.py draws the figures at every build through matplotlib's plot
+# directive (nothing committed as an image can go stale); spikejax_pages.py adds the step-current
+# figure to every model page as it is read, and writes _tasks_generated.md.
+sys.path.insert(0, str(DOCS / "_plots"))
+extensions += ["matplotlib.sphinxext.plot_directive", "sphinx_copybutton", "spikejax_pages"]
+plot_formats = [("png", 100)]  # one small PNG per figure: the build runs in the test suite
+plot_html_show_formats = False
+plot_html_show_source_link = False
+plot_include_source = False  # the pages that show a figure's code say :include-source: true
+plot_pre_code = (
+    "import matplotlib\nmatplotlib.use('Agg')\nimport numpy as np\nimport matplotlib.pyplot as plt\n"
+)
+# The copy button leaves out prompts (doctest's >>> and ..., a shell's $) and doctest output.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = True
+# A notebook's stdout and stderr pieces of one cell as one block each, not one per print.
+nb_merge_streams = True
+# ----------------------------------------------------------------------------------------------
+
+
 # --- generated pages ---------------------------------------------------------------------------
 
 
@@ -304,25 +326,6 @@ def _generate_nir() -> None:
     _write(DOCS / "api" / "_nir_generated.md", text)
 
 
-def _task_section(path: Path) -> str:
-    """A task's docstring: its summary, the indented command lines as a bash block, the rest."""
-    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
-    paragraphs = doc.split("\n\n")
-    rst = [paragraphs[0]]
-    rest = paragraphs[1:]
-    if rest and all(line.startswith("    ") for line in rest[0].splitlines()):
-        commands = "\n".join("   " + line.strip() for line in rest[0].splitlines())
-        rst += [".. code-block:: bash\n\n" + commands]
-        rest = rest[1:]
-    rst += rest
-    return f"## `tasks.{path.stem}`\n\n```{{eval-rst}}\n" + "\n\n".join(rst) + "\n```\n"
-
-
-def _generate_tasks() -> None:
-    tasks = sorted(p for p in (ROOT / "tasks").glob("*.py") if not p.name.startswith("_"))
-    _write(DOCS / "_tasks_generated.md", "\n".join(_task_section(p) for p in tasks))
-
-
 def _copy_notebooks() -> None:
     out = DOCS / "notebooks"
     # Names with a leading underscore are scratch copies, not tutorials.
@@ -342,5 +345,4 @@ def _copy_notebooks() -> None:
 
 _generate_models()
 _generate_nir()
-_generate_tasks()
 _copy_notebooks()
