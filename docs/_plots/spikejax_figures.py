@@ -23,8 +23,13 @@ from spikejax.functional import MODELS, run, surrogate_gradient, surrogate_names
 from spikejax.functional.plasticity import STDPParameters, stdp_step
 
 #: The standard input of the model pages: ``STEPS`` steps of ``DT`` seconds, a constant current
-#: of the model's ``example_drive`` from step ``ONSET`` to step ``OFFSET``, zero elsewhere.
+#: from step ``ONSET`` to step ``OFFSET``, zero elsewhere. Its amplitude is the smallest of
+#: ``FRACTIONS`` times the model's ``example_drive`` under which the model fires at least
+#: ``MIN_SPIKES`` times during the step (a few spikes show the dynamics; hundreds hide them),
+#: or ``example_drive`` itself when none does.
 STEPS, DT, ONSET, OFFSET = 200, 1e-3, 20, 150
+FRACTIONS = (0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0)
+MIN_SPIKES = 4
 
 #: Threshold fields by the names the models use (first match wins); the models are being
 #: renamed towards ``v_th``, so the older names are kept until every model has it.
@@ -48,6 +53,7 @@ class StepResponse(NamedTuple):
     threshold: float | None
     adaptive_threshold: np.ndarray | None
     spiking: bool
+    amplitude: float
 
 
 def _voltage(state: Any) -> jax.Array:
@@ -84,39 +90,55 @@ def _adaptive_threshold(states: Any, threshold: float | None) -> np.ndarray | No
     """The moving threshold of a recorded state: LSNN's ``b`` is the threshold, ALIF's
     ``theta`` is added to the fixed one."""
     if hasattr(states, "b"):
-        return np.asarray(states.b)[:, 0]
+        return np.asarray(states.b)
     if hasattr(states, "theta") and threshold is not None:
-        return threshold + np.asarray(states.theta)[:, 0]
+        return threshold + np.asarray(states.theta)
     return None
 
 
 def step_response(name: str) -> StepResponse:
     """Run model ``name`` with default parameters on the standard step current.
 
+    All the amplitudes (``FRACTIONS`` of ``example_drive``) run side by side as one batch; the
+    response to the smallest that gives ``MIN_SPIKES`` spikes is returned.
+
     Example:
         >>> response = step_response("LIF")
-        >>> response.voltage.shape, response.threshold, int(response.spikes.sum()) > 0
+        >>> response.voltage.shape, response.threshold, int(response.spikes.sum()) >= MIN_SPIKES
         ((200, 1), 1.0, True)
     """
     if name not in MODELS:
         raise ValueError(f"name must be one of {sorted(MODELS)}, got {name!r}")
     model = MODELS[name]
     p = model.parameters()
-    current = np.zeros((STEPS, 1, 1), np.float32)
-    current[ONSET:OFFSET] = model.example_drive
-    state = model.feed_forward_state((1, 1), p, jnp.float32)
+    amplitudes = model.example_drive * np.asarray(FRACTIONS, np.float32)
+    current = np.zeros((STEPS, len(amplitudes), 1), np.float32)
+    current[ONSET:OFFSET] = amplitudes[:, None]
+    state = model.feed_forward_state(current.shape[1:], p, jnp.float32)
     states, outputs = run(
         lambda x, s: model.feed_forward_step(x, s, p, DT),
         state,
         jnp.asarray(current),
         record_states=True,
     )
-    voltage = np.asarray(_voltage(states))[:, 0]
     spiking = model.output_dtype_spikes
-    spikes = np.asarray(outputs)[:, 0] if spiking else np.zeros_like(voltage)
+    chosen = len(amplitudes) - 1
+    if spiking:
+        counts = np.asarray(outputs)[ONSET:OFFSET].sum(axis=(0, 2))
+        enough = np.flatnonzero(counts >= MIN_SPIKES)
+        chosen = int(enough[0]) if len(enough) else chosen
+    states = jax.tree.map(lambda leaf: leaf[:, chosen], states)  # (T, 1) leaves
+    voltage = np.asarray(_voltage(states))
+    spikes = np.asarray(outputs)[:, chosen] if spiking else np.zeros_like(voltage)
     threshold = _threshold(p)
     return StepResponse(
-        current[:, 0], voltage, spikes, threshold, _adaptive_threshold(states, threshold), spiking
+        current[:, chosen],
+        voltage,
+        spikes,
+        threshold,
+        _adaptive_threshold(states, threshold),
+        spiking,
+        float(amplitudes[chosen]),
     )
 
 
@@ -141,7 +163,7 @@ def neuron_figure(name: str):
     times = np.arange(STEPS) * DT
     axes[0].plot(times, response.current[:, 0], color="tab:gray")
     axes[0].set_ylabel("input")
-    axes[0].set_title(f"{name}: step current of {MODELS[name].example_drive:g}, default parameters")
+    axes[0].set_title(f"{name}: a step current of {response.amplitude:g}, default parameters")
     plot.membrane_traces(
         response.voltage, threshold=response.threshold, dt=DT, ax=axes[1], title=None
     )

@@ -38,10 +38,8 @@ def model_figure_section(name: str) -> str:
         >>> text.splitlines()[0], 'neuron_figure("LIF")' in text
         ('## Response to a step current', True)
     """
-    from spikejax.functional import MODELS
-    from spikejax_figures import DT, OFFSET, ONSET, STEPS
+    from spikejax_figures import DT, FRACTIONS, MIN_SPIKES, OFFSET, ONSET, STEPS
 
-    drive = MODELS[name].example_drive
     return (
         "## Response to a step current\n\n"
         "```{eval-rst}\n.. plot::\n"
@@ -49,10 +47,13 @@ def model_figure_section(name: str) -> str:
         "   from spikejax_figures import neuron_figure\n"
         f'   neuron_figure("{name}")\n'
         "```\n\n"
-        f"The model with its default parameters, one neuron, driven by a constant input of "
-        f"{drive:g} (`MODELS[{name!r}].example_drive`) from {ONSET * DT * 1e3:g} ms to "
-        f"{OFFSET * DT * 1e3:g} ms, in {STEPS} steps of {DT * 1e3:g} ms: "
-        "{func}`~spikejax.functional.run` with `record_states=True`, drawn with "
+        f"One neuron with the default parameters, driven by a constant input from "
+        f"{ONSET * DT * 1e3:g} ms to {OFFSET * DT * 1e3:g} ms, in {STEPS} steps of "
+        f"{DT * 1e3:g} ms. The amplitude (in the title) is the smallest of "
+        f"{', '.join(f'{x:g}' for x in FRACTIONS)} times `MODELS[{name!r}].example_drive` under "
+        f"which the neuron fires at least {MIN_SPIKES} times (the whole drive if none). "
+        "Computed with {func}`~spikejax.functional.run` "
+        "(`record_states=True`) when the documentation is built, drawn with "
         "{func}`spikejax.plot.membrane_traces` and {func}`spikejax.plot.raster` "
         "(the code: `docs/_plots/spikejax_figures.py`).\n\n"
     )
@@ -74,6 +75,12 @@ def add_model_figure(app, docname: str, source: list[str]) -> None:
     source[0] = text.replace(
         MODEL_FIGURE_BEFORE, model_figure_section(name) + MODEL_FIGURE_BEFORE, 1
     )
+
+
+def model_pages_outdated(app, env, added, changed, removed) -> list[str]:
+    """``env-get-outdated`` handler: read the model pages again at every build, since their
+    figure section comes from this extension, not from the files Sphinx watches."""
+    return sorted(name for name in env.found_docs if name.startswith("models/"))
 
 
 def task_figures(task: str, tasks: list[str], results: Path = RESULTS) -> list[Path]:
@@ -171,4 +178,5 @@ def _write(path: Path, text: str) -> None:
 def setup(app):
     _write(DOCS / "_tasks_generated.md", tasks_page())
     app.connect("source-read", add_model_figure)
+    app.connect("env-get-outdated", model_pages_outdated)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

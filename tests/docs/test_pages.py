@@ -80,7 +80,11 @@ def test_lif_step_response_rests_then_fires_during_the_step(figures):
     assert response.threshold == 1.0 and response.adaptive_threshold is None
     assert np.all(response.voltage[:onset] == 0.0)  # at rest until the current starts
     spike_steps = np.flatnonzero(response.spikes[:, 0])
-    assert len(spike_steps) > 5
+    assert len(spike_steps) >= figures.MIN_SPIKES
+    # The smallest of the listed fractions of example_drive that makes the neuron fire enough.
+    drive = figures.MODELS["LIF"].example_drive
+    assert response.amplitude in [pytest.approx(f * drive) for f in figures.FRACTIONS]
+    assert np.all(response.current[onset:offset] == response.amplitude)
     assert onset < spike_steps.min() and spike_steps.max() < offset + 5
     assert response.voltage.max() <= 1.0  # reset at every crossing
 
