@@ -239,6 +239,7 @@ def eprop_step(params: dict, carry: EpropState, x: jax.Array, target: Any, *, st
         p = _default_parameters(step)
     state = carry.neuron
     z_prev = state.z
+    x = x.astype(jnp.result_type(w_in))  # spikes may come as booleans or integers
     current = x @ w_in.T + z_prev @ w_rec.T
     z, new_state, d_z, d_h = _local_jacobians(step, state, current, p, dt)
     n = d_h.shape[0]
@@ -333,12 +334,13 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         ((8, 8), (20, 4, 2))
     """
     _check_params(params, xs)
+    dtype = jnp.result_type(params["input_weights"])
     if p is None:
         p = _default_parameters(step)
     if state is None:
         hidden = params["input_weights"].shape[0]
         if neuron_state is None:
-            neuron_state = _rest_state(step, p, (xs.shape[1], hidden), xs.dtype)
+            neuron_state = _rest_state(step, p, (xs.shape[1], hidden), dtype)
         state = eprop_init(neuron_state, xs.shape[-1], params["readout_weights"].shape[0],
                            readout_step=readout_step)
     one = functools.partial(eprop_step, step=step, p=p, dt=dt, loss_step=loss_step,
@@ -352,7 +354,7 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         grads = jax.tree_util.tree_map(jnp.add, grads, step_grads)
         return (carry, loss + step_loss, grads), y
 
-    init = (state, jnp.zeros((), xs.dtype), zero_grads)
+    init = (state, jnp.zeros((), dtype), zero_grads)
     (state, loss, grads), ys = jax.lax.scan(body, init, (xs, targets))
     return EpropResult(loss, grads, state, ys)
 

@@ -89,6 +89,7 @@ def ottt_gradients(weights: Sequence[jax.Array], xs: jax.Array, targets: Any, *,
     """
     weights = list(weights)
     _check(weights, steps, xs)
+    xs = xs.astype(jnp.result_type(weights[0]))  # spikes may come as booleans or integers
     if states is None:
         states, size = [], xs.shape[-1]
         for w, step in zip(weights, steps):

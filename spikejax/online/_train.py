@@ -158,7 +158,7 @@ def _windowed(model, optimizer, xs, targets, carry, window, gradients, update_ea
         return (state, carry, total + loss, summed), (ys, grads if update_each else None)
 
     zero = jax.tree_util.tree_map(jnp.zeros_like, nnx.state(model, nnx.Param))
-    init = (state, carry, jnp.zeros((), xs.dtype), zero)
+    init = (state, carry, jnp.zeros((), model.readout_weights[...].dtype), zero)
     (state, carry, loss, summed), (ys, _) = jax.lax.scan(body, init, _windows((xs, targets), window, length))
     nnx.update((model, optimizer), state)
     if not update_each:
@@ -228,7 +228,8 @@ def make_eprop_train_step(loss_step: Callable, *, update_every: Optional[int] = 
         step, p, dt = model.step_function()
         readout_step = model.readout_step()
         hidden = model.recurrent.hidden_size
-        neuron_state = model.recurrent.model.recurrent_state((xs.shape[1], hidden), p, xs.dtype)
+        dtype = model.readout_weights[...].dtype
+        neuron_state = model.recurrent.model.recurrent_state((xs.shape[1], hidden), p, dtype)
         carry = eprop_init(neuron_state, xs.shape[-1], model.readout_weights.shape[0], readout_step=readout_step)
         feedback = None if model.feedback is None else model.feedback[...]
 
@@ -243,7 +244,7 @@ def make_eprop_train_step(loss_step: Callable, *, update_every: Optional[int] = 
                 return (carry, loss + step_loss, jax.tree_util.tree_map(jnp.add, grads, step_grads)), y
 
             zero = jax.tree_util.tree_map(jnp.zeros_like, params)
-            (carry, loss, grads), ys = jax.lax.scan(body, (carry, jnp.zeros((), xs.dtype), zero), (xs, targets))
+            (carry, loss, grads), ys = jax.lax.scan(body, (carry, jnp.zeros((), dtype), zero), (xs, targets))
             return carry, loss, model.param_gradients(grads), ys
 
         loss, ys, grads = _windowed(model, optimizer, xs, targets, carry, window, gradients,
@@ -330,8 +331,10 @@ def make_tbptt_train_step(loss_step: Callable, *, window: int, update_each_windo
         step, p, dt = model.step_function()
         readout_step = model.readout_step()
         shape = (xs.shape[1], model.recurrent.hidden_size)
-        carry = (model.recurrent.model.recurrent_state(shape, p, xs.dtype),
-                 readout_step(jnp.zeros((xs.shape[1], model.readout_weights.shape[0]), xs.dtype), None)[1])
+        dtype = model.readout_weights[...].dtype
+        xs = xs.astype(dtype)  # spikes may come as booleans or integers
+        carry = (model.recurrent.model.recurrent_state(shape, p, dtype),
+                 readout_step(jnp.zeros((xs.shape[1], model.readout_weights.shape[0]), dtype), None)[1])
 
         def gradients(model, carry, xs, targets):
             def window_loss(model, carry):
