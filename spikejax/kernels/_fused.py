@@ -325,11 +325,11 @@ def _configure(step, xs_shape, state_treedef, p, dt, options: dict, *, block: Op
 
 def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int],
                    checkpoint_every: int, interpret: bool,
-                   check_param: Callable[[str, Any], None]):
+                   check_param: Optional[Callable[[str, Any], None]] = None):
     """Run ``step`` over ``xs`` ``(T, *shape)`` from ``state`` (leaves of ``shape``) in one kernel.
 
-    Arguments are assumed checked by the caller, except that ``check_param(name, leaf)`` is
-    called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
+    Arguments are assumed checked by the caller, except that ``check_param(name, leaf)``, if
+    given, is called on each array leaf of ``p`` before it is broadcast to ``shape``. ``block=None``
     takes :func:`auto_block` for the GPU target. Whether the kernel lowers for the target is
     the caller's to decide (:func:`spikejax.kernels._lowering.lowering_error`). Returns ``(outputs (T, *shape),
     final_state)``.
@@ -345,7 +345,7 @@ def fused_sequence(step, xs, state, p, dt, options: dict, *, block: Optional[int
 
     def flat(a, name=None, dtype=dtype):
         a = jnp.asarray(a, dtype)
-        if name is not None:
+        if name is not None and check_param is not None:
             check_param(name, a)
         row = jnp.broadcast_to(a, shape).reshape(width)
         # Edge padding keeps the padded neurons' arithmetic finite.

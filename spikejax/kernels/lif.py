@@ -84,7 +84,7 @@ from ..functional.integrate import run
 from ..functional.leaky_integrator import LI_MODEL, LIParameters
 from ..functional.lif import LIF_MODEL, LIFParameters
 from ..functional.lif_box import LIF_BOX_MODEL, LIFBoxParameters
-from ._fused import fused_sequence
+from ._fused import _is_static_scalar, _param_name, fused_sequence
 from ._select import (  # noqa: F401  (re-exported)
     FUSED_MODELS,
     IMPLEMENTATIONS,
@@ -216,11 +216,15 @@ def neuron_sequence(
                 f"{shape} (currents.shape[1:]) to {np.broadcast_shapes(value.shape, shape)}"
             )
 
+    # Checked on the whole batch: the kernel below may see one device's rows of it.
+    for path, leaf in jax.tree_util.tree_flatten_with_path((p, dt))[0]:
+        if not _is_static_scalar(leaf):
+            check_param(_param_name(path), jnp.asarray(leaf))
+
     def kernel(currents, state0, p, dt):
         return fused_sequence(
             model.feed_forward_step, currents, state0, p, dt, options,
             block=block, checkpoint_every=checkpoint_every, interpret=interpret,
-            check_param=check_param,
         )
 
     # On a batch split over devices, one kernel per device (see spikejax.kernels._sharded).

@@ -23,7 +23,7 @@ import pytest
 from jax.sharding import AbstractMesh, use_abstract_mesh
 
 from spikejax.functional import LIFParameters
-from spikejax.kernels import lif_sequence
+from spikejax.kernels import FUSED_MODELS, lif_sequence, neuron_sequence
 from spikejax.kernels._sharded import batch_split
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -38,6 +38,16 @@ def _pallas_inside_shard_map(fn, *args) -> bool:
     closed = jax.make_jaxpr(fn)(*args)
     maps = [e for e in closed.jaxpr.eqns if e.primitive.name == "shard_map"]
     return bool(maps) and all("pallas_call" in str(e.params["jaxpr"]) for e in maps)
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_MODELS))
+def test_every_fused_model_runs_per_shard_on_a_split_batch(name):
+    xs = jnp.ones((T, B, N))
+    grad = jax.grad(lambda x: jnp.sum(neuron_sequence(FUSED_MODELS[name], x,
+                                                      implementation="pallas")[0]))
+    with use_abstract_mesh(AbstractMesh((8,), ("batch",))):
+        assert _pallas_inside_shard_map(grad, xs)
+        assert "pallas_call" not in _primitives(grad, xs)
 
 
 def test_on_an_eight_device_mesh_the_kernel_and_its_gradient_run_per_shard():
@@ -144,6 +154,32 @@ def _train_step_counts(devices: int) -> dict:
         for name, (a, b) in pairs.items()
     }
 
+    # Other state layouts (LSNN: three fields; LI: the membrane as output), with an array
+    # parameter split with the batch and one copied: kernel per shard against the scan.
+    from spikejax.functional import LIParameters, LSNNParameters
+    from spikejax.kernels import FUSED_MODELS, neuron_sequence
+
+    currents = rng.uniform(0.0, 3.0, (T, B, N)).astype(np.float32)
+    split = parallel.shard({"x": currents, "y": batch["y"]})["x"]
+    params = {"LSNN": LSNNParameters(v_th=jnp.asarray(rng.uniform(0.5, 1.0, (B, N)), jnp.float32)),
+              "LI": LIParameters(tau_mem_inv=jnp.full((N,), 80.0))}
+    result["models"] = {}
+    for name, p in params.items():
+        def loss(xs, p, implementation, name=name):
+            out, state = neuron_sequence(FUSED_MODELS[name], xs, None, p,
+                                         implementation=implementation)
+            return jnp.sum(out * jnp.arange(N)) + sum(jnp.sum(leaf) for leaf in state)
+
+        results = {}
+        for implementation, xs in (("pallas", split), ("scan", currents)):
+            results[implementation] = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)),
+                                              static_argnums=2)(xs, p, implementation)
+        (value, grads), (ref_value, ref_grads) = results["pallas"], results["scan"]
+        errors = [float(np.max(np.abs(np.asarray(a) - np.asarray(b)))
+                        / max(float(np.max(np.abs(np.asarray(b)))), 1e-30))  # 0 where both are 0
+                  for a, b in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(ref_grads))]
+        result["models"][name] = {"value": [float(value), float(ref_value)], "grad_error": max(errors)}
+
     # The same step with the kernel on the whole batch (no shard_map): XLA gathers the currents.
     _sharded.batch_split = lambda currents: None
     model, optimizer = make("pallas")
@@ -176,6 +212,9 @@ def test_data_parallel_training_never_gathers_the_currents_on_eight_devices():
     for name, size in result["grad_size"].items():
         assert size > 0, (name, result)
         assert result["grad_error"][name] < 1e-5, (name, result)
+    for name, model in result["models"].items():
+        np.testing.assert_allclose(*model["value"], rtol=1e-5, err_msg=name)
+        assert model["grad_error"] < 1e-5, (name, result)
 
 
 if __name__ == "__main__":
