@@ -63,6 +63,7 @@ def test_stdp_window_is_the_trace_at_the_second_spike(figures):
     np.testing.assert_allclose(dw, expected, rtol=0, atol=1.2e-7)
 
 
+@pytest.mark.slow  # about 4 s: every surrogate compiled twice
 def test_surrogate_curves_are_the_registered_derivatives(figures):
     from spikejax.functional import surrogate_gradient, surrogate_names
 
@@ -167,6 +168,7 @@ def front_page_example() -> tuple[str, str]:
     return code, match.group(3)
 
 
+@pytest.mark.slow  # about 4 s: the example's scan compiles
 def test_front_page_example_prints_what_the_page_shows(figures):
     code, shown = front_page_example()
     lines = [line for line in code.splitlines() if line.strip()]
@@ -222,3 +224,25 @@ def test_code_blocks_have_a_copy_button(built_docs):
     out = built_docs.out
     assert (out / "_static" / "copybutton.js").is_file()
     assert "copybutton.js" in (out / "index.html").read_text()
+
+
+@pytest.mark.docs
+def test_notebook_output_streams_are_merged(built_docs):
+    # A cell that prints several times shows one stdout block (myst-nb's nb_merge_streams), not
+    # one per print; the stored notebooks have such cells.
+    import nbformat
+
+    split_cells = 0
+    for notebook in sorted((ROOT / "notebooks").glob("[!_]*.ipynb")):
+        cells = nbformat.read(notebook, as_version=4).cells
+        streams = [
+            [o.get("name") for o in cell.get("outputs", []) if o.output_type == "stream"]
+            for cell in cells
+            if cell.cell_type == "code"
+        ]
+        split_cells += sum(len(names) > len(set(names)) for names in streams)
+        expected = sum(len(set(names)) for names in streams)
+        page = built_docs.out / "notebooks" / f"{notebook.stem}.html"
+        shown = page.read_text().count('class="output stream')
+        assert shown == expected, f"{notebook.name}: {shown} stream blocks, expected {expected}"
+    assert split_cells > 0, "no notebook cell prints twice any more: the check checks nothing"
