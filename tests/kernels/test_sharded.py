@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import AbstractMesh, use_abstract_mesh
+from jax.sharding import AbstractDevice, AbstractMesh, use_abstract_mesh
 
 from spikejax.functional import LIFParameters
 from spikejax.kernels import FUSED_MODELS, lif_sequence, neuron_sequence
@@ -40,7 +40,11 @@ def _pallas_inside_shard_map(fn, *args) -> bool:
     return bool(maps) and all("pallas_call" in str(e.params["jaxpr"]) for e in maps)
 
 
-@pytest.mark.parametrize("name", sorted(FUSED_MODELS))
+# LIF is checked below, LSNN has three state fields; the others add little (under -m slow).
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[] if name == "LSNN" else [pytest.mark.slow])
+    for name in sorted(FUSED_MODELS) if name != "LIF"
+])
 def test_every_fused_model_runs_per_shard_on_a_split_batch(name):
     xs = jnp.ones((T, B, N))
     grad = jax.grad(lambda x: jnp.sum(neuron_sequence(FUSED_MODELS[name], x,
@@ -71,6 +75,20 @@ def test_on_an_eight_device_mesh_the_kernel_and_its_gradient_run_per_shard():
         assert "shard_map" not in _primitives(grad, xs[:, :12], theta)
     with use_abstract_mesh(AbstractMesh((1,), ("batch",))):
         assert batch_split(xs) is None  # one device: nothing to split
+
+
+def test_the_compiled_kernel_lowers_for_cuda_per_shard_on_eight_abstract_gpus():
+    """The Triton kernels (not the interpreter) inside the shard_map, exported for CUDA."""
+    h100 = AbstractDevice(device_kind="NVIDIA H100 80GB HBM3", platform="gpu", num_cores=132)
+    grad = jax.grad(lambda x: jnp.sum(lif_sequence(x, implementation="pallas")[0]))
+    checks = [jax.export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")]
+    with use_abstract_mesh(AbstractMesh((8,), ("batch",), abstract_device=h100)):
+        exported = jax.export.export(jax.jit(grad), platforms=["cuda"], disabled_checks=checks)(
+            jax.ShapeDtypeStruct((T, B, N), jnp.float32))
+    module = exported.mlir_module()
+    # The saving forward and the backward kernel, each in its own per-device computation.
+    assert module.count("@__gpu$xla.gpu.triton") == 2
+    assert module.count("sdy.manual_computation") == 2
 
 
 def test_the_split_takes_the_auto_axes_of_more_than_one_device():
