@@ -330,14 +330,14 @@ def _load_dvs_gesture(folder: pathlib.Path, split: str, info: EventDataset) -> E
 def load_events(name: str, split: str = "train", *, data_dir: str | os.PathLike | None = None) -> EventSet:
     """Load one split of SHD, SSC, N-MNIST or DVS128 Gesture from local files.
 
-    ==================  =========================  =============  ========  =========================
-    name                splits                     sensor         classes   files (per split)
-    ==================  =========================  =============  ========  =========================
-    ``"shd"``           train, test                ``(700,)``     20        ``shd_<split>.h5``
-    ``"ssc"``           train, valid, test         ``(700,)``     35        ``ssc_<split>.h5``
-    ``"nmnist"``        train, test                ``(34,34,2)``  10        ``Train/`` or ``Train.zip``
-    ``"dvs_gesture"``   train, test (needs tonic)  ``(128,128,2)``  11      ``DVSGesture/ibmGesture*``
-    ==================  =========================  =============  ========  =========================
+    =================  ===========================  ===============  =======  ================================
+    name               splits                       sensor           classes  files (per split)
+    =================  ===========================  ===============  =======  ================================
+    ``"shd"``          train, test                  ``(700,)``       20       ``shd_<split>.h5``
+    ``"ssc"``          train, valid, test           ``(700,)``       35       ``ssc_<split>.h5``
+    ``"nmnist"``       train, test                  ``(34, 34, 2)``  10       ``Train/`` or ``Train.zip``
+    ``"dvs_gesture"``  train, test (through tonic)  ``(128,128,2)``  11       ``DVSGesture/ibmGesture*``
+    =================  ===========================  ===============  =======  ================================
 
     The folder is searched like :func:`spikejax.data.find`'s: ``data_dir/<name>/`` then
     ``data_dir``, ``$SPIKEJAX_DATA/<name>/`` then ``$SPIKEJAX_DATA``, the repository's

@@ -10,13 +10,13 @@ on (:func:`time_shift`, :func:`time_jitter`, :func:`channel_shift`, :func:`drop_
 JAX functions of a PRNG key, so they run inside a jitted training step and the same key gives
 the same bits.
 
-=================  =========================  ==========================================================
-data set           reader                     published at
-=================  =========================  ==========================================================
-SHD, SSC           HDF5 (h5py)                https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/
-N-MNIST            40-bit binary records      https://www.garrickorchard.com/datasets/n-mnist
-DVS128 Gesture     tonic (``pip install tonic``)  https://research.ibm.com/interactive/dvsgesture/
-=================  =========================  ==========================================================
+==============  ===============================  ===============================================================
+data set        reader                           published at
+==============  ===============================  ===============================================================
+SHD, SSC        HDF5 (h5py)                      https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/
+N-MNIST         40-bit binary records            https://www.garrickorchard.com/datasets/n-mnist
+DVS128 Gesture  tonic (``pip install tonic``)    https://research.ibm.com/interactive/dvsgesture/
+==============  ===============================  ===============================================================
 
 Example:
     >>> import pathlib, tempfile, jax, numpy as np
