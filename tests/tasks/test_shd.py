@@ -129,3 +129,16 @@ def test_delay_model_smoke_run_learns_and_reports_the_rounded_network(tmp_path):
     # chance is 0.25 (four classes are used)
     assert summary["test_accuracy"] > 0.4 and summary["rounded_test_accuracy"] > 0.4, summary
     assert json.loads((tmp_path / "d.json").read_text())["rounded_test_accuracy"] == summary["rounded_test_accuracy"]
+
+
+def test_ctrl_c_before_training_writes_the_summary_and_the_hint(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shd.train, "evaluate", interrupted)  # Ctrl-C in the evaluation before training
+    with pytest.raises(KeyboardInterrupt):
+        shd.main(["--smoke", "--no-progress", "--output", str(tmp_path / "s.json"),
+                  "--checkpoint-dir", str(tmp_path / "ckpt")])
+    assert f"No checkpoint was written yet in {tmp_path / 'ckpt'}" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["task"] == "shd" and summary["interrupted"] and summary["epochs_run"] == 0
