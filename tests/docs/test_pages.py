@@ -179,6 +179,14 @@ def test_front_page_example_prints_what_the_page_shows(figures):
     assert printed.getvalue() == shown
 
 
+def test_front_page_links_every_notebook():
+    page = (ROOT / "docs" / "index.md").read_text()
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[!_]*.ipynb"))
+    assert notebooks, "no notebooks found"
+    missing = [name for name in notebooks if f"{{doc}}`notebooks/{name}`" not in page]
+    assert not missing, f"docs/index.md does not link the notebooks {missing}"
+
+
 # --- the built site -----------------------------------------------------------------------------
 
 
