@@ -49,7 +49,6 @@ import time
 from typing import Optional, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
@@ -101,8 +100,8 @@ def write_synthetic_shd(folder: str | pathlib.Path, *, train: int = 128, test: i
             order = np.argsort(t)
             times.append(t[order])
             units.append(np.clip(np.round(channel), 0, 699)[order])
-        ev.write_hdf5_spikes(pathlib.Path(folder) / f"shd_{split}.h5", times, units, labels,
-                             keys=[f"class {c}" for c in range(20)])
+        keys = [f"class {c}" for c in range(20)]
+        ev.write_hdf5_spikes(pathlib.Path(folder) / f"shd_{split}.h5", times, units, labels, keys=keys)
 
 
 class RecurrentSNN(nnx.Module):
@@ -261,26 +260,21 @@ def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    for name in ("lr", "dt", "tau_mem", "tau_syn", "tau_adapt", "alpha"):
-        if not getattr(args, name) > 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    for name in ("tau_mem", "tau_syn"):
-        if getattr(args, name) < args.dt:
-            parser.error(f"--{name.replace('_', '-')} must be at least --dt {args.dt} (Euler steps of dt), "
-                         f"got {getattr(args, name)}")
-    for name in ("time_shift", "time_jitter", "channel_shift"):
-        if getattr(args, name) < 0:
-            parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    checks = [(name, lambda v: v > 0, "positive") for name in ("lr", "dt", "tau_mem", "tau_syn", "tau_adapt", "alpha")]
+    checks += [(name, lambda v: v >= args.dt, f"at least --dt {args.dt} (Euler steps of dt)")
+               for name in ("tau_mem", "tau_syn")]
+    checks += [(name, lambda v: v >= 0, ">= 0") for name in ("time_shift", "time_jitter", "channel_shift")]
+    for name, valid, expected in checks:
+        if not valid(getattr(args, name)):
+            parser.error(f"--{name.replace('_', '-')} must be {expected}, got {getattr(args, name)}")
     if not 0 <= args.drop_rate < 1:
         parser.error(f"--drop-rate must be in [0, 1), got {args.drop_rate}")
     if args.surrogate not in spikejax.functional.surrogate_names():
         parser.error(f"--surrogate must be one of {spikejax.functional.surrogate_names()}, got {args.surrogate!r}")
     if args.data_dir is not None and not pathlib.Path(args.data_dir).expanduser().is_dir():
         parser.error(f"--data-dir must be an existing folder, got {args.data_dir!r} (no such folder)")
-    if args.smoke and args.data_dir is not None:
-        parser.error("--smoke generates its own data: leave out --data-dir")
-    if args.smoke and args.dataset != "shd":
-        parser.error(f"--smoke generates SHD-format data: leave out --dataset {args.dataset}")
+    if args.smoke and (args.data_dir is not None or args.dataset != "shd"):
+        parser.error("--smoke generates SHD-format data: leave out --data-dir and --dataset")
     if args.resume and not args.checkpoint_dir:
         parser.error("--resume needs --checkpoint-dir (the folder of the run to continue), got none")
     return args
@@ -415,8 +409,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(f"with the delays rounded to integers: test accuracy {rounded['accuracy'] * 100:.2f}%")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(summary, indent=2, default=str))
-    accuracy = summary["test_accuracy"]
-    print(f"test accuracy {accuracy * 100:.2f}% ({args.dataset}, {args.model}); summary in {output}")
+    print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% ({args.dataset}, {args.model}); summary in {output}")
     return summary
 
 

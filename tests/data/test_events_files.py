@@ -1,7 +1,6 @@
 """Event data readers on small files written here in each data set's published format."""
 
 import importlib.util
-import pathlib
 import zipfile
 
 import h5py

@@ -64,11 +64,11 @@ def test_delay_network_rounds_to_the_same_network_when_the_delays_are_integers()
     (["--model", "alif"], "invalid choice: 'alif'"),
     (["--hidden", "0"], "--hidden must be a positive integer, got 0"),
     (["--lr", "0"], "--lr must be positive, got 0.0"),
-    (["--tau-syn", "0.001"], "--tau-syn must be at least --dt 0.01"),
+    (["--tau-syn", "0.001"], "--tau-syn must be at least --dt 0.01 (Euler steps of dt), got 0.001"),
     (["--drop-rate", "1"], "--drop-rate must be in [0, 1), got 1.0"),
     (["--channel-shift", "-1"], "--channel-shift must be >= 0, got -1"),
     (["--data-dir", "no/such/folder"], "--data-dir must be an existing folder"),
-    (["--smoke", "--dataset", "ssc"], "--smoke generates SHD-format data"),
+    (["--smoke", "--dataset", "ssc"], "--smoke generates SHD-format data: leave out --data-dir and --dataset"),
     (["--resume"], "--resume needs --checkpoint-dir"),
 ])
 def test_bad_flags_are_clear_errors(argv, message, capsys):
