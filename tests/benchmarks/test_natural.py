@@ -11,6 +11,7 @@ def test_one_batch_both_versions_compute_the_same_loss_and_write_json(tmp_path):
                            "--output", str(output)])
     assert json.loads(output.read_text())["ratio"] == result["ratio"]
     assert result["batches"] == 1 and result["natural_input"] == "steps="
+    assert result["natural_step"] == "nnx.jit bound with nnx.cached_partial"
     assert result["ratio"] > 0 and all(s > 0 for s in result["best_seconds"].values())
     # One batch: both losses are those of the same initial weights on the same images.
     losses = result["last_loss"]
