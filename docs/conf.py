@@ -1,6 +1,7 @@
 """Sphinx configuration for the spikejax documentation.
 
-Build with ``sphinx-build -W --keep-going -b html docs docs/_build/html``. The pages per neuron
+Build with ``sphinx-build -n -W --keep-going -b html docs docs/_build/html`` (nitpicky: every
+reference must link; tests/docs/ build it so). The pages per neuron
 model (``models/``), the NIR API fragment and the copies of ``notebooks/*.ipynb`` are generated
 here at every build from the code (``spikejax.functional.MODELS``, ``spikejax.nn.MODULES``), so
 that no equation, unit or default is written twice; the task list (from the docstrings of
@@ -14,9 +15,11 @@ import dataclasses
 import importlib
 import importlib.util
 import inspect
+import os
 import re
 import shutil
 import sys
+import typing
 from pathlib import Path
 
 from docutils.parsers.rst import directives
@@ -90,6 +93,122 @@ except ImportError as error:
 MATHJAX_SOURCE = Path(_mathjax_package.__file__).resolve().parent / "static" / "mathjax"
 mathjax_path = "mathjax/tex-chtml.js"
 
+# --- Links: nitpicky, offline intersphinx --------------------------------------------------------
+# Built with -n (nitpicky) and -W, every reference must link. Links to spikejax's own names
+# resolve to where the object is documented, whatever path the text used (_resolve_by_object:
+# a module docstring's :func:`poisson_encode` is spikejax.functional.poisson_encode), and private
+# base classes are shown as their nearest public ancestor (_public_bases).
+# Names that cannot link, each for its reason:
+nitpick_ignore = [
+    # A private alias of Callable[[x, alpha], dx] in surrogate signatures; Surrogate describes it.
+    ("py:class", "GradFn"),
+    # NIR has no intersphinx inventory among the projects below.
+    ("py:class", "nir.ir.graph.NIRGraph"),
+]
+nitpick_ignore_regex = [
+    # Type variables (integrate.run's State) have no page of their own.
+    ("py:class", r"spikejax\.[\w.]+\.State"),
+    # spikejax.online has no API page yet (the tasks page names its classes).
+    (r"py:.*", r"spikejax\.online\..*"),
+]
+
+extensions.append("sphinx.ext.intersphinx")
+# intersphinx links jax, numpy, flax, optax and Python's names to their documentation. It would
+# download each project's objects.inv at build time, which fails offline (and in the tests, which
+# have no network). So the build writes small inventories itself, from the table below: the names
+# that spikejax's signatures and docstrings use, each with the page of its project's documentation
+# that describes it (the projects' URL layout as of 2026-12). A name missing from the table
+# fails the nitpicky build, so the table grows with the references. Where real inventories are
+# at hand (SPIKEJAX_INTERSPHINX=<folder> with jax.inv, numpy.inv, ...), they are used instead.
+INTERSPHINX_TABLE = {
+    "python": ("https://docs.python.org/3/", {
+        "os.PathLike": ("class", "library/os.html"),
+        "pathlib.Path": ("class", "library/pathlib.html"),
+        "functools.partial": ("function", "library/functools.html"),
+        "typing.Callable": ("data", "library/typing.html"),
+    }),
+    "numpy": ("https://numpy.org/doc/stable/", {
+        "numpy.ndarray": ("class", "reference/generated/numpy.ndarray.html"),
+        "numpy.bool": ("class", "reference/arrays.scalars.html"),
+        "numpy.number": ("class", "reference/arrays.scalars.html"),
+        "numpy.dtype": ("class", "reference/generated/numpy.dtype.html"),
+    }),
+    "jax": ("https://docs.jax.dev/en/latest/", {
+        "jax.Array": ("class", "_autosummary/jax.Array.html"),
+        "jax.typing.ArrayLike": ("type", "_autosummary/jax.typing.ArrayLike.html"),
+        "jax.Device": ("class", "_autosummary/jax.Device.html"),
+        "jax.sharding.Mesh": ("class", "jax.sharding.html"),
+        "jax.sharding.use_abstract_mesh": ("function", "jax.sharding.html"),
+        "jax.experimental.checkify.check": (
+            "function", "_autosummary/jax.experimental.checkify.check.html"
+        ),
+        "jax.lax.scan": ("function", "_autosummary/jax.lax.scan.html"),
+    }),
+    "flax": ("https://flax.readthedocs.io/en/latest/", {
+        "flax.nnx.Module": ("class", "api_reference/flax.nnx/module.html"),
+        "flax.nnx.Rngs": ("class", "api_reference/flax.nnx/rnglib.html"),
+        "flax.nnx.Param": ("class", "api_reference/flax.nnx/variables.html"),
+        "flax.nnx.Variable": ("class", "api_reference/flax.nnx/variables.html"),
+    }),
+    "optax": ("https://optax.readthedocs.io/en/latest/", {
+        "optax.GradientTransformation": ("class", "api/transformations.html"),
+        "optax.GradientTransformationExtraArgs": ("class", "api/transformations.html"),
+    }),
+}
+# Written names that Python does not give as the public path (nnx.Rngs in a docstring, the classes'
+# __module__ paths in signatures), mapped to the public name.
+EXTERNAL_ALIASES = {"nnx.Rngs": "flax.nnx.Rngs", "nnx.Module": "flax.nnx.Module"}
+INVENTORIES = DOCS / "_build" / "intersphinx"
+
+
+def _write_inventory(project: str, entries: dict) -> Path:
+    """A Sphinx objects.inv (version 2) for ``entries``: name -> (object type, page)."""
+    import zlib
+
+    lines = "".join(
+        f"{name} py:{kind} 1 {page}#$ -\n" for name, (kind, page) in sorted(entries.items())
+    )
+    header = (
+        f"# Sphinx inventory version 2\n# Project: {project}\n# Version: \n"
+        "# The remainder of this file is compressed using zlib.\n"
+    )
+    path = INVENTORIES / f"{project}.inv"
+    data = header.encode() + zlib.compress(lines.encode())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
+def _intersphinx_mapping() -> dict:
+    real = os.environ.get("SPIKEJAX_INTERSPHINX")
+    mapping = {}
+    for project, (url, entries) in INTERSPHINX_TABLE.items():
+        local = Path(real) / f"{project}.inv" if real else None
+        inventory = local if local and local.is_file() else _write_inventory(project, entries)
+        mapping[project] = (url, str(inventory))
+    return mapping
+
+
+intersphinx_mapping = _intersphinx_mapping()
+
+
+def _name_classes_by_public_path() -> None:
+    """Signatures name a class by ``__module__`` and ``__qualname__``: ``jax.jaxlib._jax.Array``,
+    ``flax.nnx.module.Module``. Sphinx keeps a table of classes whose ``__module__`` is not where
+    users import them from (``_io.StringIO`` is ``io.StringIO``); the external classes in
+    INTERSPHINX_TABLE join it, so that signatures show (and link) ``jax.Array``."""
+    from sphinx.util import typing as sphinx_typing
+
+    table = getattr(sphinx_typing, "_INVALID_BUILTIN_CLASSES", None)
+    if not isinstance(table, dict):  # a Sphinx without the table: names stay long, links resolve
+        return  # through _resolve_by_object
+    for _, entries in INTERSPHINX_TABLE.values():
+        for name in entries:
+            obj = _import_object(name)
+            if isinstance(obj, type) and f"{obj.__module__}.{obj.__qualname__}" != name:
+                table[(obj.__module__, obj.__qualname__)] = name
+
 
 def _skip_generated_members(app, what, name, obj, skip, options):
     """Skip NamedTuple field aliases and the ``replace`` that ``flax.struct`` adds to dataclasses."""
@@ -111,10 +230,18 @@ def member_directives(module_name: str, public: str | None = None) -> list[str]:
     public = public or module_name
     package = importlib.import_module(public)
     # Data is described by its ``#:`` comment in the module that defines it; autodoc would look in
-    # ``public`` instead and fall back to the docstring of the value's type (``dict``).
-    documented = {
-        name: doc for (_, name), doc in ModuleAnalyzer.for_module(module_name).find_attr_docs().items()
-    }
+    # ``public`` instead and fall back to the docstring of the value's type (``dict``). A package
+    # that re-exports a submodule's data (spikejax.kernels' FUSED_MODELS) takes the submodule's.
+    documented: dict[str, list[str]] = {}
+    defining = [module_name] + sorted(n for n in sys.modules if n.startswith(module_name + "."))
+    for name in defining:
+        try:
+            attr_docs = ModuleAnalyzer.for_module(name).find_attr_docs()
+        except Exception:  # a compiled or source-less module has no comments to read
+            continue
+        for (_, attribute), doc in attr_docs.items():
+            if getattr(sys.modules[name], attribute, None) is getattr(module, attribute, module):
+                documented.setdefault(attribute, doc)
     lines = [f".. currentmodule:: {public}", ""]
     for name in module.__all__:
         obj = getattr(module, name)
@@ -122,6 +249,12 @@ def member_directives(module_name: str, public: str | None = None) -> list[str]:
             continue
         if inspect.isclass(obj):
             lines.append(f".. autoclass:: {name}")
+        elif typing.get_origin(obj) is not None:  # a type alias (SurrogateLike): its comment
+            from sphinx.util.typing import restify
+
+            lines += [f".. py:data:: {name}", ""]
+            lines += [f"   {line}" for line in documented.get(name, [])]
+            lines += ["", f"   Alias of {restify(obj)}."]
         elif callable(obj):
             lines.append(f".. autofunction:: {name}")
         elif name in documented:
@@ -167,9 +300,168 @@ def _copy_mathjax(app, exception) -> None:
     copy_asset_file(MATHJAX_SOURCE / "LICENSE", target)
 
 
+def _import_object(dotted: str):
+    """The object that the dotted name ``dotted`` names, or None."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for attribute in parts[split:]:
+            obj = getattr(obj, attribute, None)
+            if obj is None:
+                return None
+        return obj
+    return None
+
+
+def _key(obj) -> int:
+    """An object's identity; a bound method (a classmethod read from its class, new at every
+    access) is identified by its function."""
+    return id(obj.__func__) if inspect.ismethod(obj) else id(obj)
+
+
+_DOCUMENTED: dict = {}
+
+
+def _documented_names(env) -> dict[int, str]:
+    """The documented name of each object that this build documents, by ``id``.
+
+    Numbers, strings and None are left out: equal constants can be one object under two names.
+    """
+    objects = env.get_domain("py").objects
+    if _DOCUMENTED.get("count") != len(objects):
+        found: dict[int, str] = {}
+        for name, entry in objects.items():
+            if entry.aliased or entry.objtype == "module":
+                continue
+            obj = _import_object(name)
+            if obj is not None and not isinstance(obj, (int, float, complex, str, bytes)):
+                found.setdefault(_key(obj), name)
+        _DOCUMENTED.update(count=len(objects), names=found)
+    return _DOCUMENTED["names"]
+
+
+def _external_names() -> dict[int, str]:
+    """The public name in INTERSPHINX_TABLE of each external object, by ``id``."""
+    if "external" not in _DOCUMENTED:
+        _DOCUMENTED["external"] = {
+            _key(obj): name
+            for _, entries in INTERSPHINX_TABLE.values()
+            for name in entries
+            if (obj := _import_object(name)) is not None
+        }
+    return _DOCUMENTED["external"]
+
+
+def _resolve_by_object(app, env, node, contnode):
+    """Resolve a Python reference by the object it names, not by the path it is written with.
+
+    A name written as Python would find it from the docstring's module (``poisson_encode`` in
+    ``spikejax.functional.encode``) links to where autodoc documents that object
+    (``spikejax.functional.poisson_encode``); a module whose page shows its docstring without an
+    index entry links to its package. An external object written with its defining module's path
+    (``flax.nnx.module.Module``) is handed on to intersphinx under its public name.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = EXTERNAL_ALIASES.get(node["reftarget"], node["reftarget"])
+    if not re.fullmatch(r"[A-Za-z_][\w.]*", target):
+        return None
+    domain = env.get_domain("py")
+
+    def link(name: str, role: str = "obj"):
+        return domain.resolve_xref(env, node["refdoc"], app.builder, role, name, node, contnode)
+
+    if node["reftype"] == "mod":
+        parts = target.split(".")
+        packages = (".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1))
+        package = next((name for name in packages if name in domain.modules), None)
+        return link(package, "mod") if package and target.startswith("spikejax.") else None
+
+    module, cls = node.get("py:module"), node.get("py:class")
+    scopes = []
+    if module:
+        parts = module.split(".")
+        scopes = ([f"{module}.{cls}"] if cls else []) + [
+            ".".join(parts[:end]) for end in range(len(parts), 0, -1)
+        ]
+    local = _import_object(f"{module}.{target}") if module else None
+    for scope in scopes:  # the same object, documented in a package above the module
+        name = f"{scope}.{target}"
+        if name in domain.objects and (local is None or _key(_import_object(name)) == _key(local)):
+            return link(name)
+    for candidate in scopes + [""]:
+        obj = _import_object(f"{candidate}.{target}" if candidate else target)
+        if obj is None:
+            continue
+        name = _documented_names(env).get(_key(obj))
+        if name is not None:
+            return link(name)
+        public = _external_names().get(_key(obj))
+        if public is not None:
+            node["reftarget"] = public  # intersphinx, which runs next, resolves it
+            return None
+    node["reftarget"] = target
+    return None
+
+
+#: Reprs that Python gives defaults and that mean nothing on a page, and what to show instead.
+_SIGNATURE_REPRS = (
+    (re.compile(r"<class '([\w.]+)'>"), r"\1"),  # jnp.float32's class, as a dtype default
+    (re.compile(r"<(?:function|built-in function) ([\w.]+)(?: at 0x[0-9a-f]+)?>"), r"\1"),
+)
+
+
+def _clean_signature(app, what, name, obj, options, signature, return_annotation):
+    """Signatures without ``<factory>`` or ``<class '...'>``: a dataclass field's default
+    factory shows as the call that makes the default (``LIFParameters()``), a class or function
+    default as its name."""
+    if not signature:
+        return None
+    if inspect.isclass(obj) and dataclasses.is_dataclass(obj):
+        for field in dataclasses.fields(obj):
+            factory = field.default_factory
+            if factory is not dataclasses.MISSING:
+                shown = f"{getattr(factory, '__name__', 'factory')}()"
+                signature = re.sub(
+                    rf"(\b{field.name}\b[^,=()]*= )<factory>", rf"\g<1>{shown}", signature
+                )
+    for pattern, replacement in _SIGNATURE_REPRS:
+        signature = pattern.sub(replacement, signature)
+    return signature, return_annotation
+
+
+def _is_public(cls: type) -> bool:
+    """Whether a spikejax class is exported by a spikejax package (other classes count)."""
+    parts = cls.__module__.split(".")
+    if parts[0] != "spikejax":
+        return True
+    packages = (importlib.import_module(".".join(parts[:end])) for end in range(1, len(parts)))
+    return not cls.__name__.startswith("_") and any(
+        getattr(package, cls.__name__, None) is cls for package in packages
+    )
+
+
+def _public_bases(app, name, obj, options, bases) -> None:
+    """Show a base class that spikejax does not export (``_NeuronBase``, ``ResetParameters``)
+    as its nearest exported ancestor: the page has nothing to link the private one to."""
+    for index, base in enumerate(bases):
+        while isinstance(base, type) and not _is_public(base) and base.__mro__[1:]:
+            base = base.__mro__[1]
+        bases[index] = base
+    bases[:] = list(dict.fromkeys(bases))
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_generated_members)
     app.connect("build-finished", _copy_mathjax)
+    # Before intersphinx's handler (priority 500), which then sees the public names.
+    app.connect("missing-reference", _resolve_by_object, priority=400)
+    app.connect("autodoc-process-bases", _public_bases)
+    app.connect("autodoc-process-signature", _clean_signature)
+    _name_classes_by_public_path()
     app.add_directive("public-members", PublicMembers)
 
 

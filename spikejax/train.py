@@ -130,12 +130,14 @@ def fit(
     and ``history`` (the epochs this call completed), and a note saying how to resume.
 
     Args:
-        model, optimizer: an NNX model and its ``nnx.Optimizer``, updated in place.
+        model: an NNX model, updated in place.
+        optimizer: its ``nnx.Optimizer``, updated in place.
         train_step: from :func:`make_train_step`.
         train_batches: ``train_batches(epoch) -> iterable of batches``; its order must depend
             only on ``epoch`` (for example a seed plus the epoch) for resumption to be exact.
         epochs: the total number of epochs of the run (including resumed ones).
-        eval_step, eval_batches: evaluation after every epoch (optional; both or neither).
+        eval_step: evaluates the model after every epoch (optional; with ``eval_batches``).
+        eval_batches: the batches it evaluates on (optional; with ``eval_step``).
         checkpointer: save after every epoch when given.
         resume: continue from the checkpointer's latest intact epoch (a fresh start if there is none).
         metadata: saved with each checkpoint (e.g. the configuration; JSON-able).

@@ -123,7 +123,8 @@ def split(images, labels, *, validation: int | float, seed: int = 0):
     """Hold out a random validation set.
 
     Args:
-        images, labels: arrays with the same leading length ``N``.
+        images: the examples, ``N`` along the leading axis.
+        labels: their labels, with the same leading length ``N``.
         validation: the number of validation examples (an int, ``0 < validation < N``) or the
             fraction of ``N`` (a float, ``0 < validation < 1``, rounded to the nearest count).
         seed: the seed of the permutation that picks them.
@@ -170,8 +171,9 @@ def normalize(images, mean=0.1307, std=0.3081) -> np.ndarray:
 
     Args:
         images: ``uint8`` pixels in 0..255, or floats already on a 0-1 scale (not divided again).
-        mean, std: statistics on the 0-1 scale; ``std`` must be positive. Sequences give one value
-            per channel (the last axis), as CIFAR-10's ``DATASETS["cifar10"].mean_std``.
+        mean: the mean on the 0-1 scale; a sequence gives one value per channel (the last
+            axis), as CIFAR-10's ``DATASETS["cifar10"].mean_std``.
+        std: the standard deviation on the 0-1 scale, positive; one value or one per channel.
 
     Example:
         >>> import numpy as np

@@ -373,7 +373,8 @@ def alif_step(
         p: the neuron parameters.
         dt: the integration step in seconds.
         detach_reset: stop the gradient through the spike in the reset (Norse's recurrent default).
-        adapt, share_theta: as in :func:`alif_feed_forward_step`.
+        adapt: update ``theta``; ``False`` freezes it (as in :func:`alif_feed_forward_step`).
+        share_theta: average the ``theta`` update over the batch (axis 0), as Inferno does.
 
     Returns:
         ``(z, state)``: spikes ``(B, hidden)`` and the new state.

@@ -166,7 +166,8 @@ def compute_refractory_update(rho, v_old, z_new, v_new, p: LIFRefracParameters):
     Args:
         rho: the counter before the step.
         v_old: the voltage before the LIF step, kept while refractory.
-        z_new, v_new: the spikes and voltage the LIF step produced.
+        z_new: the spikes the LIF step produced.
+        v_new: the voltage the LIF step produced.
         p: the parameters.
 
     Example:

@@ -101,6 +101,9 @@ class Surrogate(NamedTuple):
     default_alpha: float
 
 
+#: What a ``method`` argument accepts: the name of a registered surrogate (``"super"``,
+#: ``"triangle"``, ...: :func:`surrogate_names` lists them), a :class:`Surrogate`, or a
+#: function ``grad(x, alpha)`` that gives the backward derivative.
 SurrogateLike = Union[str, Surrogate, Callable[[jax.Array, jax.Array], jax.Array]]
 
 

@@ -238,7 +238,8 @@ def latency_encode(
         first_spike_time: the earliest spike step.
         normalize: stretch the code so that the latest spike is at ``num_steps - 1``.
         clip: drop the spikes of inputs below ``threshold``.
-        on_target, off_target: the values at and away from the spike.
+        on_target: the value at the spike.
+        off_target: the value away from the spike.
         epsilon: keeps the logarithm finite at the threshold.
 
     Returns:

@@ -138,7 +138,7 @@ def neuron_sequence(
             for a GPU (see :func:`select_implementation`). Ignored by the scan.
         block: neurons per kernel program, a power of two (Triton's requirement); ``None``
             picks one that gives about one program per core of the GPU (128 to 512, see
-            :func:`spikejax.kernels._target.auto_block`). Shapes whose neuron count is not a
+            ``spikejax.kernels._target.auto_block``). Shapes whose neuron count is not a
             multiple are padded, which costs one copy of the currents.
         checkpoint_every: the kernel's backward pass keeps the state every this many steps and
             recomputes the steps in between (register pressure grows with it).

@@ -23,24 +23,36 @@ Example:
     >>> bool(jnp.allclose(Lift(copy)(xs)[0], Lift(model)(xs)[0], atol=1e-5))
     True
 
-What maps to what (spikejax module: NIR node):
+What maps to what:
 
-================================================ ===============================================
-``nnx.Linear``                                    ``Affine`` (``Linear`` without a bias)
-``nnx.Conv`` (1-d, 2-d)                           ``Conv1d``, ``Conv2d``
-:class:`Flatten`, :class:`SumPool2d`,             ``Flatten``, ``SumPool2d``, ``AvgPool2d``,
-:class:`AvgPool2d`, :class:`Scale`,               ``Scale``, ``Threshold``
-:class:`Threshold`
-``LIFCell`` (current-based LIF)                   ``CubaLIF``
-``LIFBoxCell`` (``reset_method="value"``)         ``LIF``
-``LICell``                                        ``CubaLI``; ``LI`` when ``tau_syn_inv = 1 / dt``
-``IAFCell``                                       ``IF``
-``LIFRecurrentCell``, ``LIFBoxRecurrentCell``,    a ``NIRGraph``: ``Linear`` (input weights) into
-``IAFRecurrentCell``                              the neuron, which feeds itself through a
-                                                  ``Linear`` (recurrent weights)
-``LILinearCell``                                  ``Linear`` then ``CubaLI``
-``SequentialState``, ``Lift``; :class:`Graph`     a chain of nodes; any graph
-================================================ ===============================================
+.. list-table::
+   :header-rows: 1
+   :widths: 45 55
+
+   * - spikejax module
+     - NIR node
+   * - ``nnx.Linear``
+     - ``Affine`` (``Linear`` without a bias)
+   * - ``nnx.Conv`` (1-d, 2-d)
+     - ``Conv1d``, ``Conv2d``
+   * - :class:`Flatten`, :class:`SumPool2d`, :class:`AvgPool2d`, :class:`Scale`,
+       :class:`Threshold`
+     - ``Flatten``, ``SumPool2d``, ``AvgPool2d``, ``Scale``, ``Threshold``
+   * - ``LIFCell`` (current-based LIF)
+     - ``CubaLIF``
+   * - ``LIFBoxCell`` (``reset_method="value"``)
+     - ``LIF``
+   * - ``LICell``
+     - ``CubaLI``; ``LI`` when ``tau_syn_inv = 1 / dt``
+   * - ``IAFCell``
+     - ``IF``
+   * - ``LIFRecurrentCell``, ``LIFBoxRecurrentCell``, ``IAFRecurrentCell``
+     - a ``NIRGraph``: ``Linear`` (input weights) into the neuron, which feeds itself through a
+       ``Linear`` (recurrent weights)
+   * - ``LILinearCell``
+     - ``Linear`` then ``CubaLI``
+   * - ``SequentialState``, ``Lift``; :class:`Graph`
+     - a chain of nodes; any graph
 
 The sequence forms (``LIF``, ``LIFRecurrent``, ...) are written as the step they scan. Other
 modules and nodes (``nir.Delay``, ``nir.I``, other neuron models) raise a ``TypeError`` naming

@@ -191,7 +191,8 @@ def from_nir(
             constants).
         convention: ``"spec"`` (NIR's equations, the default) or ``"norse"`` for graphs
             written by Norse 1.1, whose time constants are ``dt`` times too small.
-        method, alpha: the surrogate gradient of the spiking neurons (NIR has none).
+        method: the surrogate gradient of the spiking neurons (NIR has none).
+        alpha: the surrogate's sharpness; ``None`` takes the method's default.
         sequence: wrap the result in :class:`~spikejax.nn.Lift`, so that it takes a whole
             sequence ``(T, B, ...)`` and returns ``(outputs, state)``.
 

@@ -29,12 +29,19 @@ RECURRENT_ARGS = """    input_size: features of the input.
 """
 RECURRENT_EXTRA = """    autapses: allow self-connections; when ``False`` (default) the diagonal of the recurrent
         weights is zero and stays zero under training.
-    input_weights, recurrent_weights: initial weights ``(hidden, input)`` and
-        ``(hidden, hidden)``; default normal with standard deviation ``sqrt(2 / hidden)``.
+    input_weights: initial input weights ``(hidden, input)``; default normal with standard
+        deviation ``sqrt(2 / hidden)``.
+    recurrent_weights: initial recurrent weights ``(hidden, hidden)``; default normal with
+        standard deviation ``sqrt(2 / hidden)``.
     rngs: ``nnx.Rngs`` for the initial weights (default ``nnx.Rngs(0)``).
 """
-SEQUENCE_ARGS = """    unroll, remat, record_states: passed to :func:`spikejax.functional.run`;
-        ``record_states=True`` returns every step's state instead of the last.
+SEQUENCE_ARGS = """    unroll: time steps that the scan unrolls per loop iteration (``True``: all of them);
+        faster on GPU, slower to compile (:func:`spikejax.functional.run`'s ``unroll``).
+    remat: ``False`` (default) stores every step for the backward pass, ``True`` recomputes
+        each step, an integer ``k`` keeps the state every ``k`` steps and recomputes the rest:
+        memory for time (:func:`spikejax.functional.run`'s ``remat``).
+    record_states: ``True`` returns the state after every step, stacked on a leading time
+        axis, instead of the last state.
 """
 SEQUENCE_CALL = """
 Call it as ``module(inputs, state=None)`` with time-major ``inputs``, or as

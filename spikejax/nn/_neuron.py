@@ -129,7 +129,8 @@ class NeuronLayer(_NeuronBase):
         Array([0., 0., 0., 0., 0., 1., 0., 0., 1.], dtype=float32)
     """
 
-    #: Runs over time itself: :class:`~spikejax.nn.Lift` refuses it (lift the cell instead).
+    #: The layer runs over time itself, so :class:`~spikejax.nn.Lift` refuses it (lift the
+    #: cell instead).
     is_sequence: ClassVar[bool] = True
 
     def __init__(
@@ -319,7 +320,8 @@ class NeuronRecurrentLayer(_RecurrentBase):
         ((9, 2, 4), (2, 4))
     """
 
-    #: Runs over time itself: :class:`~spikejax.nn.Lift` refuses it (lift the cell instead).
+    #: The layer runs over time itself, so :class:`~spikejax.nn.Lift` refuses it (lift the
+    #: cell instead).
     is_sequence: ClassVar[bool] = True
 
     def __init__(

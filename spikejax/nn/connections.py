@@ -249,8 +249,9 @@ _ARGS = """
             :class:`DeltaCurrent`, called as ``synapse(spikes, dt)`` before the weights.
         dt: the step in seconds, for the synapse.
         use_bias: add a bias (Inferno: ``bias=False``, the default).
-        weight_init, bias_init: initialisers ``init(key, shape, dtype)``; Inferno's default,
-            uniform in ``[0, 1)``, for both.
+        weight_init: initialiser ``init(key, shape, dtype)`` of the weights; Inferno's default,
+            uniform in ``[0, 1)``.
+        bias_init: initialiser of the bias, the same kind; uniform in ``[0, 1)`` by default.
         rngs: ``nnx.Rngs`` for the initialisers (default ``nnx.Rngs(0)``).
         dtype: the dtype of the computation (default: promote spikes and weights).
         param_dtype: the dtype of the parameters.

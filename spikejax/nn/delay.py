@@ -98,7 +98,8 @@ class DelayedLinear(_DelayLayer):
     r"""A linear layer with an integer delay per synapse: :math:`y_i[t] = \sum_j W_{ij} x_j[t - d_{ij}] + b_i`.
 
     Args:
-        in_features, out_features: sizes.
+        in_features: input neurons.
+        out_features: output neurons.
         max_delay: ``D``; delays lie in ``[0, D)``.
         delays: ``(out_features, in_features)`` integers, or ``None`` to draw them uniformly
             (from ``rngs``).
@@ -158,12 +159,18 @@ class LearnableDelayedLinear(_DelayLayer):
     :func:`~spikejax.functional.sigma_schedule`), and call :meth:`to_fixed` at the end.
 
     Args:
-        in_features, out_features: sizes.
+        in_features: input neurons.
+        out_features: output neurons.
         max_delay: ``D``.
         sigma: the initial width (steps); default ``max_delay / 2``.
         kernel: ``"gaussian"`` or ``"triangle"``.
         positions: ``(out_features, in_features)`` initial positions, or ``None``: uniform in ``[0, D - 1]``.
-        weights, use_bias, weight_init, param_dtype, rngs: as :class:`DelayedLinear`.
+        weights: ``(out_features, in_features)`` initial weights, or ``None`` for
+            ``weight_init``.
+        use_bias: add a trained bias (zeros at first).
+        weight_init: ``init(key, shape, dtype)``, as in :class:`DelayedLinear`.
+        param_dtype: of the weights and positions.
+        rngs: ``nnx.Rngs`` for what is drawn.
 
     Example:
         >>> import jax.numpy as jnp

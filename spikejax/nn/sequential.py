@@ -125,8 +125,10 @@ class SequentialState(StatefulModule):
         return_hidden: return the list of every layer's output instead of the last one.
         loop: ``"auto"`` (one loop with ``steps``, layer by layer for a sequence), ``"one"`` (one
             loop for sequences too) or ``"layers"`` (always layer by layer).
-        unroll, remat: of the one loop (see :func:`spikejax.functional.run`); ``None`` takes the
-            most unrolled of the layers' ``unroll`` and the first ``remat`` a layer asks for.
+        unroll: of the one loop (see :func:`spikejax.functional.run`); ``None`` takes the most
+            unrolled of the layers' ``unroll``.
+        remat: of the one loop (see :func:`spikejax.functional.run`); ``None`` takes the first
+            ``remat`` a layer asks for.
 
     Example:
         >>> import jax.numpy as jnp
@@ -388,7 +390,9 @@ class Lift(StatefulModule):
 
     Args:
         module: the module (or any callable) to lift.
-        unroll, remat: passed to :func:`spikejax.functional.run` for stateful modules.
+        unroll: scan unrolling, passed to :func:`spikejax.functional.run` for stateful modules.
+        remat: rematerialisation, passed to :func:`spikejax.functional.run` for stateful
+            modules.
 
     Example:
         >>> import jax.numpy as jnp
@@ -399,7 +403,7 @@ class Lift(StatefulModule):
         (100, 8, 5)
     """
 
-    #: A lifted module runs over time: lifting it again is refused.
+    #: A lifted module runs over time, so lifting it again is refused.
     is_sequence: ClassVar[bool] = True
 
     def __init__(self, module: Any, *, unroll: int | bool = 1, remat: bool | int = False):

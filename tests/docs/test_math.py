@@ -116,12 +116,14 @@ def test_display_formulas_nest_no_equation_environment(built_docs):
     assert not nested, "equation environments inside Sphinx's split:\n" + "\n".join(nested)
 
 
+@pytest.mark.slow  # Node.js typesets ~500 formulas: ~5 s on top of the shared build
 def test_every_formula_typesets_in_the_shipped_mathjax(built_docs):
     if shutil.which("node") is None:
         pytest.skip("Node.js is not installed: MathJax cannot run outside a browser")
     assert_typesets(built_docs, shipped_mathjax(), "3.")
 
 
+@pytest.mark.slow
 def test_every_formula_typesets_in_mathjax_4(built_docs):
     # MathJax 4 is on npm only (no Python package ships it yet): point SPIKEJAX_MATHJAX4 at the
     # folder of `npm install mathjax@4` (node_modules/mathjax) to run this check.

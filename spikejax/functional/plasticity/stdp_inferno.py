@@ -85,8 +85,11 @@ class InfernoSTDPParameters(NeuronParameters):
         tc_pre: time constant of the presynaptic trace, **ms** (positive).
         trace_mode: ``"cumulative"`` (default) or ``"nearest"`` (static).
         batch_reduction: ``"mean"`` (default), ``"sum"`` or ``"max"`` (static).
-        convolutional, stride, padding, dilation: conv2d weights, as in
+        convolutional: weights are conv2d kernels, as in
             :class:`~spikejax.functional.plasticity.STDPParameters` (static).
+        stride: convolution stride (static).
+        padding: convolution zero padding on each side (static).
+        dilation: convolution dilation (static).
 
     Example:
         >>> from spikejax.functional.plasticity import InfernoSTDPParameters
@@ -117,12 +120,12 @@ class InfernoSTDPParameters(NeuronParameters):
 
     @property
     def tau_post_inv(self):
-        """The postsynaptic inverse time constant in 1/s: ``1000 / tc_post``."""
+        """The postsynaptic inverse time constant in 1/s, ``1000 / tc_post``."""
         return 1000.0 / self.tc_post
 
     @property
     def tau_pre_inv(self):
-        """The presynaptic inverse time constant in 1/s: ``1000 / tc_pre``."""
+        """The presynaptic inverse time constant in 1/s, ``1000 / tc_pre``."""
         return 1000.0 / self.tc_pre
 
 

@@ -76,8 +76,10 @@ class TripletSTDPParameters(NeuronParameters):
         tau_x_inv: presynaptic triplet trace :math:`r_2`, 1/s.
         tau_minus_inv: postsynaptic pair trace :math:`o_1`, 1/s.
         tau_y_inv: postsynaptic triplet trace :math:`o_2`, 1/s.
-        a2_plus, a3_plus: pair and triplet potentiation amplitudes (non-negative).
-        a2_minus, a3_minus: pair and triplet depression amplitudes (non-negative).
+        a2_plus: pair potentiation amplitude (non-negative).
+        a3_plus: triplet potentiation amplitude (non-negative).
+        a2_minus: pair depression amplitude (non-negative).
+        a3_minus: triplet depression amplitude (non-negative).
         trace_mode: ``"cumulative"`` (all-to-all, default) or ``"nearest"`` (static).
         batch_reduction: ``"mean"`` (default), ``"sum"`` or ``"max"`` (static).
 
