@@ -24,7 +24,7 @@ EXIT_INTERRUPTED = 130
 # Optional packages: the extra of pyproject.toml that installs each one.
 EXTRAS = {"gymnax": "tasks", "nbclient": "notebooks", "nbformat": "notebooks", "ipykernel": "notebooks",
           "jupyter_client": "notebooks", "torch": "bench", "norse": "bench", "snntorch": "bench",
-          "spikingjelly": "bench", "sphinx": "docs", "myst_nb": "docs"}
+          "spikingjelly": "bench", "sphinx": "docs", "myst_nb": "docs", "h5py": "events", "tonic": "events"}
 
 
 def require(module: str, *, purpose: str, extra: Optional[str] = None, package: Optional[str] = None):

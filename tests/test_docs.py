@@ -26,6 +26,7 @@ PACKAGES = (
     "spikejax.nn",
     "spikejax.learn",
     "spikejax.data",
+    "spikejax.data.events",
     "spikejax.kernels",
     "spikejax.train",
     "spikejax.plot",
