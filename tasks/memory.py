@@ -44,7 +44,8 @@ does not grow with the sequence; ``--learning tbptt`` with BPTT truncated to win
 the cross-entropy of the readout voltage at every step of the recall periods (averaged), in place
 of the cross-entropy of the period's mean voltage; the firing-rate regulariser is not used. The
 recall accuracy is measured as for BPTT. ``--update-every`` applies the optimizer every that many
-steps within a sample (e-prop) or after every window (tbptt), instead of once per batch. These
+steps within a sample (e-prop) or after every window (tbptt), instead of once per batch;
+``--feedback random`` carries e-prop's error back through a fixed random matrix. These
 work for one population (``lsnn`` or ``lif``).
 
 The summary JSON (``--output``) holds the accuracy curve, epoch times, device, versions,
@@ -311,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--learning", choices=LEARNING, default="bptt",
         help="BPTT through the whole sample, e-prop (online) or truncated BPTT")
     add("--tbptt-window", type=int, default=None, help="steps per truncated-BPTT window (default: one period)")
+    add("--feedback", choices=("symmetric", "random"), default="symmetric",
+        help="e-prop's learning signal through the readout weights or a fixed random matrix")
     add("--update-every", type=int, default=None,
         help="e-prop: optimizer step every this many time steps; tbptt: after every window (any value)")
     sized("--seq-length", "--seq_length", dest="seq_length", help="steps (ms) per period")
@@ -417,7 +420,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
                                rngs=rngs) if args.neuron_model == "lsnn" else
                  LIFRecurrent(4 * args.population_size, args.hidden, LIFParameters(**method),
                               detach_reset=args.detach_reset, rngs=rngs))
-        model = RecurrentReadout(layer, 2, readout_p=LIParameters(), bias=False, rngs=rngs)
+        model = RecurrentReadout(layer, 2, readout_p=LIParameters(), bias=False, feedback=args.feedback,
+                                 rngs=rngs)
     schedule = optax.cosine_decay_schedule(args.lr, args.epochs * args.steps, alpha=0.1)
     optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
     train_key, eval_key = jax.random.split(jax.random.key(args.seed))

@@ -94,16 +94,20 @@ class EpropResult(NamedTuple):
         grads: a dict like the ``params`` given, with the e-prop gradient of each.
         state: the :class:`EpropState` after the last step (to continue the sequence).
         outputs: the readout ``y`` of every step, ``(T, B, K)``.
+        recorded: with ``record=True``, ``{"learning_signal": (T, B, H), "trace": (T, B, H, A),
+            "spikes": (T, B, H)}``: the learning signal, the readout-filtered eligibility traces
+            (input synapses first, then recurrent ones) and the spikes of every step; else ``None``.
 
     Example:
         >>> EpropResult._fields
-        ('loss', 'grads', 'state', 'outputs')
+        ('loss', 'grads', 'state', 'outputs', 'recorded')
     """
 
     loss: jax.Array
     grads: dict
     state: EpropState
     outputs: jax.Array
+    recorded: Optional[dict] = None
 
 
 def _float_leaves(state):
@@ -199,7 +203,7 @@ def _local_jacobians(step, state, current, p, dt):
 
 def eprop_step(params: dict, carry: EpropState, x: jax.Array, target: Any, *, step: Callable,
                p: Any, dt: float = 1e-3, loss_step: Callable, readout_step: Optional[Callable] = None,
-               feedback: Optional[jax.Array] = None):
+               feedback: Optional[jax.Array] = None, record: bool = False):
     """One e-prop step: the network's step, the eligibility update and this step's gradient.
 
     Args:
@@ -216,9 +220,12 @@ def eprop_step(params: dict, carry: EpropState, x: jax.Array, target: Any, *, st
         feedback: ``(K, H)``, a fixed matrix that carries the error back in place of the readout
             weights (random feedback); ``None`` for symmetric feedback.
 
+        record: also return this step's learning signal, filtered traces and spikes.
+
     Returns:
         ``(carry, loss, grads, y)``: the new carry, this step's loss, its gradient contribution
-        (a dict like ``params``) and the readout ``(B, K)``.
+        (a dict like ``params``) and the readout ``(B, K)``; with ``record``, a fifth item, the
+        dict described in :class:`EpropResult`.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -264,6 +271,8 @@ def eprop_step(params: dict, carry: EpropState, x: jax.Array, target: Any, *, st
     if "readout_bias" in params:
         grads["readout_bias"] = jnp.sum(d_y * filtered_one, axis=0)
     carry = EpropState(new_state, eps, trace_filter, readout, spike_filter, bias_filter)
+    if record:
+        return carry, loss, grads, y, {"learning_signal": signal, "trace": filtered_trace, "spikes": z}
     return carry, loss, grads, y
 
 
@@ -299,7 +308,7 @@ def _check_params(params, xs):
 def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable, p: Any = None,
                     dt: float = 1e-3, loss_step: Callable, state: Optional[EpropState] = None,
                     neuron_state: Any = None, readout_step: Optional[Callable] = None,
-                    feedback: Optional[jax.Array] = None) -> EpropResult:
+                    feedback: Optional[jax.Array] = None, record: bool = False) -> EpropResult:
     """The e-prop gradient of a recurrent layer and its readout over a sequence, in one scan.
 
     The loss is ``sum_t loss_step(y_t, targets[t])``. Memory is that of one step (the
@@ -314,6 +323,8 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         state: an :class:`EpropState` to continue from (a previous result's ``state``).
         neuron_state: without ``state``, the layer's initial state (default: the rest state
             of the model whose recurrent step ``step`` is).
+        record: keep every step's learning signal, filtered traces and spikes (memory then
+            grows with ``T``: for plots of small networks).
 
     Returns:
         An :class:`EpropResult`.
@@ -332,6 +343,16 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         ...     loss_step=lambda y, t: 0.5 * jnp.sum((y - t) ** 2))
         >>> result.grads["recurrent_weights"].shape, result.outputs.shape
         ((8, 8), (20, 4, 2))
+
+        The gradient is the sum over steps of learning signal times filtered trace:
+
+        >>> result = eprop_gradients(params, xs, targets, p=LSNNParameters(), record=True,
+        ...     step=functools.partial(lsnn_step, detach_reset=False),
+        ...     loss_step=lambda y, t: 0.5 * jnp.sum((y - t) ** 2))
+        >>> signal, trace = result.recorded["learning_signal"], result.recorded["trace"]
+        >>> bool(jnp.allclose(jnp.einsum("tbh,tbha->ha", signal, trace)[:, :3],
+        ...                   result.grads["input_weights"], rtol=1e-4, atol=1e-5))
+        True
     """
     _check_params(params, xs)
     dtype = jnp.result_type(params["input_weights"])
@@ -344,19 +365,19 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         state = eprop_init(neuron_state, xs.shape[-1], params["readout_weights"].shape[0],
                            readout_step=readout_step)
     one = functools.partial(eprop_step, step=step, p=p, dt=dt, loss_step=loss_step,
-                            readout_step=readout_step, feedback=feedback)
+                            readout_step=readout_step, feedback=feedback, record=record)
     zero_grads = jax.tree_util.tree_map(jnp.zeros_like, params)
 
     def body(acc, inputs):
         carry, loss, grads = acc
         x, target = inputs
-        carry, step_loss, step_grads, y = one(params, carry, x, target)
+        carry, step_loss, step_grads, y, *recorded = one(params, carry, x, target)
         grads = jax.tree_util.tree_map(jnp.add, grads, step_grads)
-        return (carry, loss + step_loss, grads), y
+        return (carry, loss + step_loss, grads), (y, recorded[0] if recorded else None)
 
     init = (state, jnp.zeros((), dtype), zero_grads)
-    (state, loss, grads), ys = jax.lax.scan(body, init, (xs, targets))
-    return EpropResult(loss, grads, state, ys)
+    (state, loss, grads), (ys, recorded) = jax.lax.scan(body, init, (xs, targets))
+    return EpropResult(loss, grads, state, ys, recorded)
 
 
 def _rest_state(step, p, shape, dtype):

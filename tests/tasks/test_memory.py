@@ -185,7 +185,7 @@ def test_bad_arguments_of_the_functions_raise():
 def test_online_learning_runs_end_to_end(learning, tmp_path):
     output = tmp_path / "summary.json"
     summary = memory.main(["--smoke", "--no-progress", "--learning", learning, "--steps", "3",
-                           "--update-every", "10", "--output", str(output)])
+                           "--update-every", "10", "--feedback", "random", "--output", str(output)])
     written = json.loads(output.read_text())
     assert written["config"]["learning"] == learning and written["complete"]
     assert 0.0 <= summary["recall_accuracy"] <= 1.0 and len(written["accuracy_curve"]) == 2
