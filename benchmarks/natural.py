@@ -15,7 +15,9 @@ The natural version's training step is an ``nnx.jit`` bound with ``nnx.cached_pa
 ``spikejax.train.fit`` binds its steps (``--uncached``: called bare, which adds Flax's graph walk,
 about 7 % of this step's CPU time, to every call); the hand-written one is a ``jax.jit``.
 The loss is the cross-entropy of the output membrane summed over the steps. Prints the seconds
-per epoch (or per ``--batches N`` batches) of each and their ratio; ``--output`` writes JSON.
+per epoch (or per ``--batches N`` batches) of each and their ratio, then the ratio of single
+training steps timed in ``--paired-rounds`` paired rounds (:func:`paired_steps`: the measure a
+shared machine disturbs least); ``--output`` writes JSON.
 
 The same for one training batch of ``tasks.mnist``'s conv network (``--conv-repeats``, 0 to
 skip): its ``SequentialState`` run with ``steps=`` against the same layers threaded through
@@ -124,18 +126,9 @@ def natural_forward(model: SequentialState, images: jax.Array, broadcast: bool =
     return out_spikes, state[-1].mem
 
 
-def time_natural(model, batches, broadcast, *, cached: bool = True):
-    """Adam on :func:`natural_forward` over ``batches``, compiled first (its update discarded):
-    ``(seconds, compile seconds, last loss)``.
-
-    ``cached``: the ``nnx.jit`` step is bound to the model and optimizer with
-    ``nnx.cached_partial``, as ``spikejax.train.fit`` binds its steps. A bare ``nnx.jit`` call
-    walks the model's and the optimizer's graph at every step: about 7 % of this network's CPU
-    step here (1.066-1.076x the hand-written step's CPU time, against 1.006 bound; paired
-    rounds on the shared 2-core CPU), which is Flax's cost per call, not the network's: the
-    compiled programs of the two versions count the same FLOPs and bytes.
-    """
-    optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+def natural_step(broadcast: bool = False):
+    """The natural version's training step (Adam): ``nnx.jit``, ``(model, optimizer, x, y) ->
+    (loss, accuracy)``, updating ``model`` and ``optimizer`` in place."""
 
     @nnx.jit
     def step(model, optimizer, x, y):
@@ -146,7 +139,42 @@ def time_natural(model, batches, broadcast, *, cached: bool = True):
         optimizer.update(model, grads)
         return loss, accuracy
 
-    bound = nnx.cached_partial(step, model, optimizer) if cached else functools.partial(step, model, optimizer)
+    return step
+
+
+def hand_step(tx):
+    """The hand-written version's training step: ``jax.jit``, ``(params, opt_state, x, y) ->
+    (params, opt_state, loss)`` with the optax transformation ``tx``."""
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(params):
+            return loss_and_accuracy(*hand_forward(params, x), y)
+
+        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step
+
+
+def bind(step, model, optimizer, cached: bool = True):
+    """``(x, y) -> step(model, optimizer, x, y)``; ``cached``: through ``nnx.cached_partial``,
+    as ``spikejax.train.fit`` binds its steps.
+
+    A bare ``nnx.jit`` call walks the model's and the optimizer's graph at every step: about 7 %
+    of this network's CPU step here (1.066-1.076x the hand-written step's CPU time, against
+    1.006 bound; paired rounds on the shared 2-core CPU), which is Flax's cost per call, not the
+    network's: the compiled programs of the two versions count the same FLOPs and bytes.
+    """
+    return nnx.cached_partial(step, model, optimizer) if cached else functools.partial(step, model, optimizer)
+
+
+def time_natural(model, batches, broadcast, *, cached: bool = True):
+    """Adam on :func:`natural_forward` over ``batches``, compiled first (its update discarded):
+    ``(seconds, compile seconds, last loss)``; ``cached``: see :func:`bind`."""
+    optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+    bound = bind(natural_step(broadcast), model, optimizer, cached)
     before = jax.tree_util.tree_map(jnp.copy, nnx.state((model, optimizer)))
     began = time.perf_counter()
     jax.block_until_ready(bound(batches[0]["x"], batches[0]["y"]))
@@ -164,16 +192,7 @@ def time_hand_written(params, batches):
     update discarded): ``(seconds, compile seconds, last loss, trained params)``."""
     tx = optax.adam(LR)
     opt_state = tx.init(params)
-
-    @jax.jit
-    def step(params, opt_state, x, y):
-        def loss_fn(params):
-            return loss_and_accuracy(*hand_forward(params, x), y)
-
-        (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
-
+    step = hand_step(tx)
     began = time.perf_counter()
     jax.block_until_ready(step(params, opt_state, batches[0]["x"], batches[0]["y"]))
     compile_seconds = time.perf_counter() - began
@@ -182,6 +201,42 @@ def time_hand_written(params, batches):
         params, opt_state, loss = step(params, opt_state, batch["x"], batch["y"])
     jax.block_until_ready(params)
     return time.perf_counter() - began, compile_seconds, float(loss), params
+
+
+def paired_steps(batch: dict, rounds: int, broadcast: bool = False) -> dict:
+    """One training step of each version per round, in a fresh random order every round
+    (:func:`benchmarks.peers._protocol.timed_rounds`), on the same batch and the same initial
+    weights: the natural step bound (:func:`bind`) and bare, and the hand-written step. Steps
+    repeat on the same inputs (each version keeps its own copy, so the work is that of real
+    steps). Returns the median seconds and the median per-round ratio to the hand-written step,
+    of wall and of CPU time: on a shared machine this pairing, not two epochs one after the
+    other, is what the noise affects least."""
+    from benchmarks.peers._protocol import timed_rounds
+
+    model = natural_model(nnx.Rngs(0))
+    params = hand_parameters(model)
+    tx = optax.adam(LR)
+    opt_state = tx.init(params)
+    hand = hand_step(tx)
+    optimizer = nnx.Optimizer(model, optax.adam(LR), wrt=nnx.Param)
+    # Bound and bare steps update their own model: the bare one gets a copy.
+    model_bare = nnx.clone(model)
+    optimizer_bare = nnx.Optimizer(model_bare, optax.adam(LR), wrt=nnx.Param)
+    step = natural_step(broadcast)
+    bound, bare = bind(step, model, optimizer), bind(step, model_bare, optimizer_bare, cached=False)
+    x, y = batch["x"], batch["y"]
+    calls = {"hand_written": lambda: jax.block_until_ready(hand(params, opt_state, x, y)),
+             "natural": lambda: jax.block_until_ready(bound(x, y)),
+             "natural_uncached": lambda: jax.block_until_ready(bare(x, y))}
+    for call in calls.values():  # compile outside the rounds
+        call()
+    seconds = {name: {k: np.asarray(v) for k, v in t.items()}
+               for name, t in timed_rounds(calls, rounds).items()}
+    base = seconds["hand_written"]
+    return {"rounds": rounds, **{name: {
+        "median_ms": float(np.median(t["wall"])) * 1e3, "cpu_median_ms": float(np.median(t["cpu"])) * 1e3,
+        "ratio_to_hand_written": float(np.median(t["wall"] / base["wall"])),
+        "cpu_ratio_to_hand_written": float(np.median(t["cpu"] / base["cpu"]))} for name, t in seconds.items()}}
 
 
 class HandThreadedConvSNN:
@@ -261,6 +316,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--uncached", action="store_true",
                         help="call the natural version's nnx.jit step bare, not bound with "
                              "nnx.cached_partial as spikejax.train.fit binds it (shows Flax's cost per call)")
+    parser.add_argument("--paired-rounds", type=int, default=30,
+                        help="then time single training steps of each version in this many paired "
+                             "rounds (0: skip)")
     parser.add_argument("--conv-repeats", type=int, default=3,
                         help="time this many training batches of tasks.mnist's network (0: skip)")
     parser.add_argument("--conv-batch-size", type=int, default=128)
@@ -271,8 +329,9 @@ def main(argv=None) -> dict:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    if args.conv_repeats < 0:
-        parser.error(f"--conv-repeats must be 0 or more, got {args.conv_repeats}")
+    for name in ("conv_repeats", "paired_rounds"):
+        if getattr(args, name) < 0:
+            parser.error(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(args, name)}")
 
     images, labels = sdata.load("mnist", "train", data_dir=args.data_dir)
     if args.batches is not None:
@@ -302,6 +361,13 @@ def main(argv=None) -> dict:
                       ("natural", f"SequentialState ({way})")):
         print(f"{name:34s} {best[key]:9.2f} {compile_seconds[key]:10.2f} {losses[key]:10.4f}")
     print(f"natural / hand-written: {ratio:.3f} (goal <= 1.1)")
+    paired = None
+    if args.paired_rounds:
+        paired = paired_steps(batches[0], args.paired_rounds, args.broadcast)
+        print(f"one training step, {args.paired_rounds} paired rounds, / hand-written (wall, CPU): "
+              + ", ".join(f"{name} {paired[name]['ratio_to_hand_written']:.3f} "
+                          f"({paired[name]['cpu_ratio_to_hand_written']:.3f})"
+                          for name in ("natural", "natural_uncached")))
     conv = None
     if args.conv_repeats:
         conv = time_conv(args.conv_batch_size, args.conv_repeats)
@@ -321,6 +387,7 @@ def main(argv=None) -> dict:
         "compile_seconds": compile_seconds,
         "last_loss": losses,
         "ratio": ratio,
+        "paired_steps": paired,
         "conv": conv,
         "environment": train.environment(),
         "command": command_line("benchmarks.natural", argv),
