@@ -274,7 +274,8 @@ class SequentialState(StatefulModule):
             elif isinstance(layer, NeuronLayer):
                 dtype = layer.dtype or getattr(input_tensor, "dtype", jnp.float32)
                 if takes_kernel(layer.model, layer.implementation, abstract_currents(dtype),
-                                record_states=layer.record_states, options=layer._step_options()):
+                                record_states=layer.record_states, options=layer._step_options(),
+                                p=layer.parameters, dt=layer.dt):
                     return None
                 steps.append(layer._loop_step())
             elif isinstance(layer, NeuronRecurrentLayer):
