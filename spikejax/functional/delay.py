@@ -9,7 +9,7 @@ A **per-synapse delay** :math:`d_{ij} \in \{0, \dots, D - 1\}` makes the current
     \qquad K_{k j i} = W_{ij} \, [d_{ij} = k],
 
 a causal convolution over time with the ``(D, n_in, n_out)`` kernel :math:`K` ("taps").
-:func:`delay_conv` runs it as one ``lax.conv_general_dilated`` over the time axis: time
+:func:`~spikejax.functional.delay_conv` runs it as one ``lax.conv_general_dilated`` over the time axis: time
 ``O(T B n_in n_out D)`` and memory ``O(T B (n_in + n_out) + D n_in n_out)``; nothing of size
 ``T x n_in x n_out x D`` is ever made. Measured on the 2-core CPU (T=250, B=64, 32 -> 64, D=50,
 float32; forward / forward+backward for the kernel): the convolution 20 / 39 ms, a ring buffer
@@ -30,12 +30,12 @@ normalised to sum to one over the taps:
     \max(0, 1 - |u| / \sigma) \ \text{(triangle)}.
 
 The gradient reaches :math:`p` through the kernel. Training starts wide (the paper: about
-:math:`D / 2`) and shrinks :math:`\sigma` with :func:`sigma_schedule`; at the end
-:func:`round_delays` gives the integer delays of the fixed layer, which a narrow kernel
+:math:`D / 2`) and shrinks :math:`\sigma` with :func:`~spikejax.functional.sigma_schedule`; at the end
+:func:`~spikejax.functional.round_delays` gives the integer delays of the fixed layer, which a narrow kernel
 (:math:`\sigma \lesssim 0.5`) already approximates closely.
 
 An **axonal delay** :math:`d_j` delays every spike of neuron :math:`j` alike:
-:math:`y_j[t] = x_j[t - d_j]` (:func:`axonal_delay`).
+:math:`y_j[t] = x_j[t - d_j]` (:func:`~spikejax.functional.axonal_delay`).
 
 Before the sequence, the history is zero (``history=None``): nothing arrives from before
 :math:`t = 0`. Delays count steps (``dt`` each).
@@ -232,7 +232,7 @@ def learnable_delayed_linear(
     input_tensor: jax.Array, weights: jax.Array, positions: jax.Array, sigma: Any, max_delay: int,
     history: Optional[jax.Array] = None, *, kernel: str = "gaussian",
 ):
-    """A linear layer with a learnable delay per synapse (see :func:`learnable_delay_kernel`).
+    """A linear layer with a learnable delay per synapse (see :func:`~spikejax.functional.learnable_delay_kernel`).
 
     Returns ``(output (T, B, n_out), history)``; differentiable in ``weights`` and ``positions``.
 

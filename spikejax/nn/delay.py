@@ -1,5 +1,5 @@
-r"""Delay layers: :class:`DelayedLinear` (an integer delay per synapse), :class:`LearnableDelayedLinear`
-(a trainable delay per synapse, Hammouamri et al., ICLR 2024) and :class:`AxonalDelay` (one delay
+r"""Delay layers: :class:`~spikejax.nn.DelayedLinear` (an integer delay per synapse), :class:`~spikejax.nn.LearnableDelayedLinear`
+(a trainable delay per synapse, Hammouamri et al., ICLR 2024) and :class:`~spikejax.nn.AxonalDelay` (one delay
 per neuron), over time-major sequences ``(T, B, n)``.
 
 Each runs over the whole sequence (``is_sequence``) as one temporal convolution (see
@@ -8,13 +8,13 @@ sense of :class:`~spikejax.nn.SequentialState`: ``layer(x, state=None) -> (outpu
 state being the last ``max_delay - 1`` input steps, so a sequence given in chunks gives the
 same output as given whole. ``state=None`` is silence before the sequence.
 
-The integer delays of the fixed layers are :class:`DelaySteps` variables, and the kernel width
-of the learnable layer is a :class:`DelayWidth` variable: neither is an ``nnx.Param``, so an
+The integer delays of the fixed layers are :class:`~spikejax.nn.DelaySteps` variables, and the kernel width
+of the learnable layer is a :class:`~spikejax.nn.DelayWidth` variable: neither is an ``nnx.Param``, so an
 optimizer built with ``wrt=nnx.Param`` trains the weights and the delay positions only. The
 width follows a schedule that the training loop steps
-(:func:`~spikejax.functional.sigma_schedule`, set with :func:`set_delay_width`), and
-:meth:`LearnableDelayedLinear.to_fixed` rounds the trained positions into a
-:class:`DelayedLinear`.
+(:func:`~spikejax.functional.sigma_schedule`, set with :func:`~spikejax.nn.set_delay_width`), and
+:meth:`~spikejax.nn.LearnableDelayedLinear.to_fixed` rounds the trained positions into a
+:class:`~spikejax.nn.DelayedLinear`.
 
 Example:
     >>> import jax.numpy as jnp
@@ -63,7 +63,7 @@ class DelaySteps(nnx.Variable):
 
 
 class DelayWidth(nnx.Variable):
-    """The kernel width ``sigma`` (steps) of a :class:`LearnableDelayedLinear`, set by a schedule.
+    """The kernel width ``sigma`` (steps) of a :class:`~spikejax.nn.LearnableDelayedLinear`, set by a schedule.
 
     Example:
         >>> import jax.numpy as jnp
@@ -86,15 +86,11 @@ def _delays(delays: Any, shape: tuple, max_delay: int, rngs: Optional[nnx.Rngs],
     return delays.astype(jnp.int32)
 
 
-class _DelayLayer(StatefulModule):
-    #: Runs over a whole sequence (T, B, n): SequentialState runs it layer by layer.
-    is_sequence: ClassVar[bool] = True
-
-    def _bias(self, output):
-        return output if self.bias is None else output + self.bias[...].astype(output.dtype)
+def _add_bias(output: jax.Array, bias: Optional[nnx.Param]) -> jax.Array:
+    return output if bias is None else output + bias[...].astype(output.dtype)
 
 
-class DelayedLinear(_DelayLayer):
+class DelayedLinear(StatefulModule):
     r"""A linear layer with an integer delay per synapse: :math:`y_i[t] = \sum_j W_{ij} x_j[t - d_{ij}] + b_i`.
 
     Args:
@@ -118,6 +114,9 @@ class DelayedLinear(_DelayLayer):
         ([0.0, 1.0, 0.0, 10.0, 0.0], (3, 1, 2))
     """
 
+    # Runs over a whole sequence (T, B, n): SequentialState runs it layer by layer.
+    is_sequence: ClassVar[bool] = True
+
     def __init__(
         self, in_features: int, out_features: int, max_delay: int, *, delays: Any = None,
         weights: Optional[jax.Array] = None, use_bias: bool = False, weight_init: Optional[Initializer] = None,
@@ -135,7 +134,7 @@ class DelayedLinear(_DelayLayer):
 
     def __call__(self, input_tensor: jax.Array, state: Optional[jax.Array] = None):
         output, history = F.delayed_linear(input_tensor, self.weight[...], self.delays[...], self.max_delay, state)
-        return self._bias(output), history
+        return _add_bias(output, self.bias), history
 
 
 def _weights(weights, shape, weight_init, param_dtype, rngs) -> jax.Array:
@@ -149,26 +148,25 @@ def _weights(weights, shape, weight_init, param_dtype, rngs) -> jax.Array:
     return (weight_init or _fan_in_init())(rngs.params(), shape, param_dtype)
 
 
-class LearnableDelayedLinear(_DelayLayer):
+class LearnableDelayedLinear(StatefulModule):
     r"""A linear layer whose delays are trained with the weights (DCLS delays, Hammouamri et al. 2024).
 
     Each synapse has a weight :math:`W_{ij}` and a real position :math:`p_{ij} \in [0, D - 1]`
     (``nnx.Param`` s both), spread over the ``D`` taps by a Gaussian (or triangle) kernel of width
-    :attr:`sigma` (a :class:`DelayWidth`; see :func:`spikejax.functional.learnable_delay_kernel`).
-    Start wide (default ``D / 2``), narrow it as training goes (:func:`set_delay_width` with
-    :func:`~spikejax.functional.sigma_schedule`), and call :meth:`to_fixed` at the end.
+    ``sigma`` (a :class:`~spikejax.nn.DelayWidth`; see :func:`spikejax.functional.learnable_delay_kernel`).
+    Start wide (default ``D / 2``), narrow it as training goes (:func:`~spikejax.nn.set_delay_width` with
+    :func:`~spikejax.functional.sigma_schedule`), and call :meth:`~spikejax.nn.LearnableDelayedLinear.to_fixed` at the end.
 
     Args:
         in_features: input neurons.
         out_features: output neurons.
-        max_delay: ``D``.
+        max_delay: ``D``; positions lie in ``[0, D - 1]``.
         sigma: the initial width (steps); default ``max_delay / 2``.
         kernel: ``"gaussian"`` or ``"triangle"``.
         positions: ``(out_features, in_features)`` initial positions, or ``None``: uniform in ``[0, D - 1]``.
-        weights: ``(out_features, in_features)`` initial weights, or ``None`` for
-            ``weight_init``.
+        weights: ``(out_features, in_features)`` initial weights, or ``None`` for ``weight_init``.
         use_bias: add a trained bias (zeros at first).
-        weight_init: ``init(key, shape, dtype)``, as in :class:`DelayedLinear`.
+        weight_init: ``init(key, shape, dtype)``; default: truncated normal with variance ``1 / in_features``.
         param_dtype: of the weights and positions.
         rngs: ``nnx.Rngs`` for what is drawn.
 
@@ -184,6 +182,9 @@ class LearnableDelayedLinear(_DelayLayer):
         >>> type(fixed).__name__, fixed.delays[...].shape
         ('DelayedLinear', (2, 3))
     """
+
+    # Runs over a whole sequence (T, B, n): SequentialState runs it layer by layer.
+    is_sequence: ClassVar[bool] = True
 
     def __init__(
         self, in_features: int, out_features: int, max_delay: int, *, sigma: Optional[float] = None,
@@ -217,7 +218,7 @@ class LearnableDelayedLinear(_DelayLayer):
         output, history = F.learnable_delayed_linear(
             input_tensor, self.weight[...], self.position[...], self.sigma[...], self.max_delay, state,
             kernel=self.kernel)
-        return self._bias(output), history
+        return _add_bias(output, self.bias), history
 
     def delays(self) -> jax.Array:
         """The positions rounded to integer delays ``(out_features, in_features)``.
@@ -232,7 +233,7 @@ class LearnableDelayedLinear(_DelayLayer):
         return F.round_delays(self.position[...], self.max_delay)
 
     def to_fixed(self) -> DelayedLinear:
-        """The :class:`DelayedLinear` with these weights (and bias) and the rounded delays.
+        """The :class:`~spikejax.nn.DelayedLinear` with these weights (and bias) and the rounded delays.
 
         Example:
             >>> import jax.numpy as jnp
@@ -249,7 +250,7 @@ class LearnableDelayedLinear(_DelayLayer):
         return fixed
 
 
-class AxonalDelay(_DelayLayer):
+class AxonalDelay(StatefulModule):
     r"""One integer delay per neuron: :math:`y_j[t] = x_j[t - d_j]` (an axon's conduction delay).
 
     Args:
@@ -266,7 +267,8 @@ class AxonalDelay(_DelayLayer):
         [[1.0, 0.0], [0.0, 0.0], [0.0, 1.0], [0.0, 0.0]]
     """
 
-    bias = None
+    # Runs over a whole sequence (T, B, n): SequentialState runs it layer by layer.
+    is_sequence: ClassVar[bool] = True
 
     def __init__(self, features: int, max_delay: int, *, delays: Any = None, rngs: Optional[nnx.Rngs] = None):
         self.in_features = check_int("features", features)
@@ -280,7 +282,7 @@ class AxonalDelay(_DelayLayer):
 
 
 def set_delay_width(model: nnx.Module, sigma: Any) -> int:
-    """Set the kernel width of every :class:`LearnableDelayedLinear` in ``model``; returns how many.
+    """Set the kernel width of every :class:`~spikejax.nn.LearnableDelayedLinear` in ``model``; returns how many.
 
     Call it between training steps with a schedule's value (a float or a scalar array; under
     ``nnx.jit`` the width is part of the model's state, so a new value does not recompile).
