@@ -17,6 +17,7 @@ from ..nn._base import is_stateful
 from ..nn._neuron import NeuronCell, NeuronLayer, NeuronRecurrentCell, NeuronRecurrentLayer
 from ..nn.leaky_integrator import LILinearCell
 from ..nn.sequential import Lift, SequentialState
+from ._delay import DELAY_MODULES, delay_to_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, nir_shape, to_nir_layout
 from ._neurons import check_convention, neuron_to_nir
@@ -27,7 +28,7 @@ __all__ = ["to_nir"]
 SUPPORTED_MODULES = (
     "nnx.Linear, nnx.Conv (1-d and 2-d), spikejax.nir.Flatten, SumPool2d, AvgPool2d, Scale, "
     "Threshold, the cells and layers of LIF, LIFBox, LI and IAF (and their recurrent forms), "
-    "LILinearCell, SequentialState, Lift and spikejax.nir.Graph"
+    "LILinearCell, AxonalDelay, AxonalDelayCell, DelayedLinear, SequentialState, Lift and spikejax.nir.Graph"
 )
 _FEED_FORWARD = (NeuronCell, NeuronLayer)
 _RECURRENT = (NeuronRecurrentCell, NeuronRecurrentLayer)
@@ -145,6 +146,10 @@ class _Exporter:
             graph, out = self.graph(module, {module.inputs[0]: shape})
             node = nodes.add(name, graph)
             return node, node, out[module.outputs[0]]
+        if isinstance(module, DELAY_MODULES):
+            node, out = delay_to_nir(module, shape, self.dt)
+            node = nodes.add(name, node)
+            return node, node, out
         if isinstance(module, _PROBED):
             self.probe(module, shape, name)
         if isinstance(module, LILinearCell):

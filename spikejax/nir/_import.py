@@ -12,6 +12,7 @@ from flax import nnx
 from ..functional._model import check_dt
 from ..functional.surrogate import SurrogateLike, resolve_surrogate
 from ..nn.sequential import Lift, SequentialState
+from ._delay import delay_from_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, from_nir_layout
 from ._neurons import NEURON_NODES, check_convention, neuron_from_nir
@@ -21,7 +22,7 @@ __all__ = ["from_nir"]
 
 SUPPORTED_NODES = (
     "Affine, Linear, Conv1d, Conv2d, Flatten, SumPool2d, AvgPool2d, Scale, Threshold, CubaLIF, "
-    "CubaLI, LIF, LI, IF, Input, Output and NIRGraph"
+    "CubaLI, LIF, LI, IF, Delay, Input, Output and NIRGraph"
 )
 
 
@@ -97,6 +98,8 @@ class _Importer:
             return Scale(from_nir_layout(node.scale))
         if isinstance(node, nir.Threshold):
             return Threshold(from_nir_layout(node.threshold), method=self.method, alpha=self.alpha)
+        if isinstance(node, nir.Delay):
+            return delay_from_nir(node, name, self.dt)
         raise TypeError(
             f"from_nir does not support NIR node {name!r} of type {kind}; supported are "
             f"{SUPPORTED_NODES}"

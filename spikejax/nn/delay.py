@@ -41,7 +41,8 @@ from ..functional import delay as F
 from ..functional._validate import check_int, is_concrete
 from ._base import StatefulModule
 
-__all__ = ["DelaySteps", "DelayWidth", "DelayedLinear", "LearnableDelayedLinear", "AxonalDelay", "set_delay_width"]
+__all__ = ["DelaySteps", "DelayWidth", "DelayedLinear", "LearnableDelayedLinear", "AxonalDelay", "AxonalDelayCell",
+           "set_delay_width"]
 
 Initializer = Callable[..., jax.Array]
 
@@ -279,6 +280,48 @@ class AxonalDelay(StatefulModule):
 
     def __call__(self, input_tensor: jax.Array, state: Optional[jax.Array] = None):
         return F.axonal_delay(input_tensor, self.delays[...], self.max_delay, state)
+
+
+class AxonalDelayCell(StatefulModule):
+    r"""One step of :class:`~spikejax.nn.AxonalDelay`: :math:`y_j[t] = x_j[t - d_j]` for one step ``(B, N)``.
+
+    The state is the same as the sequence layer's, the last ``max_delay - 1`` inputs
+    ``(D - 1, B, N)`` (oldest first), kept as a shift register: ``Lift(AxonalDelayCell(...))``
+    gives the output of :class:`~spikejax.nn.AxonalDelay` (``from_nir`` builds this cell for a
+    ``nir.Delay`` node, as its graphs run one step at a time).
+
+    Args:
+        features: neurons ``N``.
+        max_delay: ``D``; delays lie in ``[0, D)``.
+        delays: ``(N,)`` integers, or ``None`` to draw them uniformly (from ``rngs``).
+        rngs: ``nnx.Rngs``, when ``delays`` is drawn.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from spikejax.nn import AxonalDelayCell
+        >>> cell = AxonalDelayCell(2, 3, delays=jnp.array([0, 2]))
+        >>> y, state = cell(jnp.ones((1, 2)))
+        >>> y.tolist(), state.shape
+        ([[1.0, 0.0]], (2, 1, 2))
+        >>> y, state = cell(jnp.zeros((1, 2)), state)
+        >>> y, state = cell(jnp.zeros((1, 2)), state)
+        >>> y.tolist()                                     # the second neuron's spike, 2 steps later
+        [[0.0, 1.0]]
+    """
+
+    def __init__(self, features: int, max_delay: int, *, delays: Any = None, rngs: Optional[nnx.Rngs] = None):
+        self.in_features = check_int("features", features)
+        self.max_delay = check_int("max_delay", max_delay)
+        delays = _delays(delays, (self.in_features,), self.max_delay, rngs, "(features,)")
+        F.axonal_delay(jnp.zeros((1, 1, self.in_features)), delays, self.max_delay)  # checks the range
+        self.delays = DelaySteps(delays)
+
+    def __call__(self, input_tensor: jax.Array, state: Optional[jax.Array] = None):
+        if getattr(input_tensor, "ndim", None) != 2:
+            raise ValueError(f"input_tensor must have rank 2 with layout (B, N), got shape "
+                             f"{tuple(getattr(input_tensor, 'shape', ()))}")
+        output, history = F.axonal_delay(input_tensor[None], self.delays[...], self.max_delay, state)
+        return output[0], history
 
 
 def set_delay_width(model: nnx.Module, sigma: Any) -> int:
