@@ -10,6 +10,7 @@ from ._model import POSITIVE_FLOOR, NeuronModel, NeuronParameters, parameters_da
 from .integrate import *  # noqa: F401,F403
 from .lif import *  # noqa: F401,F403
 from .surrogate import *  # noqa: F401,F403
+from . import surrogate  # noqa: F401 (the module of thresholds and surrogates, public too)
 
 from .iaf import *  # noqa: F401,F403
 from .leaky_integrator import *  # noqa: F401,F403

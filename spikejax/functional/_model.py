@@ -12,6 +12,7 @@ models validate alike.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import operator
 import weakref
 from typing import Any, Callable, ClassVar, NamedTuple, Optional, Sequence
@@ -69,6 +70,7 @@ def parameters_dataclass(clz: type) -> type:
         (1.0, -1.0, 0.0)
     """
     data_clz = dataclasses.dataclass(frozen=True)(clz)
+    _add_aliases(data_clz)
     fields = dataclasses.fields(data_clz)
     data_fields = tuple(f.name for f in fields if f.metadata.get("pytree_node", True))
     meta_fields = tuple(f.name for f in fields if not f.metadata.get("pytree_node", True))
@@ -89,7 +91,7 @@ def parameters_dataclass(clz: type) -> type:
         return x
 
     def replace(self, **updates):
-        return dataclasses.replace(self, **updates)
+        return dataclasses.replace(self, **_canonical(data_clz, updates))
 
     data_clz.replace = replace
     jax.tree_util.register_pytree_with_keys(data_clz, flatten_with_keys, unflatten, flatten)
@@ -98,7 +100,7 @@ def parameters_dataclass(clz: type) -> type:
         return {name: serialization.to_state_dict(getattr(x, name)) for name in data_fields}
 
     def from_state_dict(x, state):
-        state = dict(state)
+        state = _canonical(data_clz, dict(state))  # a state dict written with an alias
         updates = {}
         for name in data_fields:
             if name not in state:
@@ -119,6 +121,68 @@ def parameters_dataclass(clz: type) -> type:
     serialization.register_serialization_state(data_clz, to_state_dict, from_state_dict)
     data_clz._flax_dataclass = True
     return data_clz
+
+
+_NOT_GIVEN = None  # an alias left at its default
+
+
+def _canonical(cls: type, values: dict, positional: tuple[str, ...] = ()) -> dict:
+    """``values`` with every alias of ``cls`` renamed to its field; ``TypeError`` when a field
+    and its alias are both given (``positional``: the fields given by position)."""
+    aliases = getattr(cls, "_aliases", {})
+    if not aliases or not any(name in aliases for name in values):
+        return values
+    values = dict(values)
+    for alias, (field, origin) in aliases.items():
+        if alias not in values:
+            continue
+        value = values.pop(alias)
+        if value is _NOT_GIVEN:
+            continue
+        if field in values or field in positional:
+            given = f"{field}={values[field]!r}" if field in values else f"{field} (by position)"
+            raise TypeError(
+                f"{cls.__name__} got both {given} and its alias {alias}={value!r} "
+                f"({origin}'s spelling); expected only one of them"
+            )
+        values[field] = value
+    return values
+
+
+def _add_aliases(cls: type) -> None:
+    """Let ``cls(...)`` and ``replace`` take the aliases in ``cls._aliases`` (``{alias: (field,
+    origin)}``) and read them as properties."""
+    aliases = getattr(cls, "_aliases", {})
+    if not aliases:
+        return
+    names = {f.name for f in dataclasses.fields(cls)}
+    for alias, (field, origin) in aliases.items():
+        if field not in names or alias in names:
+            raise TypeError(
+                f"{cls.__name__}._aliases maps {alias!r} to {field!r}: expected a field for a "
+                f"name that is not one, got fields {sorted(names)}"
+            )
+        setattr(cls, alias, property(
+            lambda self, field=field: getattr(self, field),
+            doc=f"Alias of ``{field}`` ({origin}'s spelling), read-only.",
+        ))
+    init = cls.__init__
+    signature = inspect.signature(init)
+    order = [q.name for q in signature.parameters.values()][1:]  # without self
+
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **_canonical(cls, kwargs, tuple(order[: len(args)])))
+
+    extra = [
+        inspect.Parameter(alias, inspect.Parameter.KEYWORD_ONLY, default=_NOT_GIVEN)
+        for alias in aliases
+    ]
+    __init__.__signature__ = signature.replace(
+        parameters=list(signature.parameters.values()) + extra
+    )
+    __init__.__doc__ = init.__doc__
+    __init__.__qualname__ = init.__qualname__
+    cls.__init__ = __init__
 
 
 class NeuronParameters:
@@ -160,6 +224,23 @@ the threshold fires on every step)
     _positive: ClassVar[tuple[str, ...]] = ()
     _non_negative: ClassVar[tuple[str, ...]] = ()
     _reset_below: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: ``{alias: (field, origin)}``: a peer library's spelling of a field (snnTorch's
+    #: ``threshold`` for ``v_th``), accepted by the constructor and ``replace`` and readable as
+    #: a property. Every model spells a concept the same way; aliases keep peers' code working.
+    _aliases: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    @classmethod
+    def aliases(cls) -> dict[str, str]:
+        """The aliases this parameter class accepts, ``{alias: field}`` (peer libraries' names).
+
+        Example:
+            >>> from spikejax.functional import LeakyParameters
+            >>> LeakyParameters.aliases()
+            {'threshold': 'v_th'}
+            >>> LeakyParameters(threshold=0.5).v_th      # snnTorch's spelling, same field
+            0.5
+        """
+        return {alias: field for alias, (field, _) in cls._aliases.items()}
 
     def __post_init__(self):
         cls = type(self).__name__

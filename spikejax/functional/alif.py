@@ -1,6 +1,6 @@
 r"""Adaptive LIF neuron with refractory voltage lock, as in Inferno's ``ALIF`` (Diehl & Cook).
 
-The excitatory neuron of Diehl & Cook (2015), with the equations and parameter names of Inferno's
+The excitatory neuron of Diehl & Cook (2015), with the equations and units of Inferno's
 ``neural.ALIF``. Each step of :math:`\Delta t` first counts down the refractory time
 :math:`t_{\text{ref}}` and masks the input current :math:`I` of refractory neurons:
 
@@ -35,8 +35,8 @@ Units: ``dt`` in seconds, as in every spikejax model; the parameters keep Infern
 state's ``refrac`` is in milliseconds. With ``spike_increment=0`` the model is Inferno's plain
 ``LIF`` (Diehl & Cook's inhibitory neuron): :meth:`ALIFParameters.inhibitory`.
 
-Defaults (Diehl & Cook's excitatory neuron, Inferno's quickstart): ``rest_v=-65``,
-``reset_v=-60``, ``thresh_eq_v=-52`` (mV), ``refrac_t=5``, ``tc_membrane=100``,
+Defaults (Diehl & Cook's excitatory neuron, Inferno's quickstart): ``v_leak=-65``,
+``v_reset=-60``, ``v_th=-52`` (mV), ``refrac_t=5``, ``tc_membrane=100``,
 ``tc_adaptation=1e7`` (ms), ``spike_increment=0.05`` (mV), ``resistance=1``,
 ``method="super"``, ``alpha=10``.
 
@@ -101,13 +101,17 @@ _MS_PER_S = 1000.0
 
 @parameters_dataclass
 class ALIFParameters(NeuronParameters):
-    """Parameters of Inferno's ALIF neuron (Inferno's names and units; Diehl & Cook's values).
+    """Parameters of Inferno's ALIF neuron (Inferno's units; Diehl & Cook's values).
+
+    The potentials have spikejax's names, as in every model; Inferno's ``rest_v``, ``reset_v``
+    and ``thresh_eq_v`` are accepted as aliases (in the constructor and ``replace``, and read as
+    properties).
 
     Attributes:
-        rest_v: resting potential :math:`V_{\\text{rest}}` in mV.
-        reset_v: potential after a spike :math:`V_{\\text{reset}}` in mV.
-        thresh_eq_v: threshold at equilibrium :math:`V_{\\text{th}}` in mV; the neuron fires at
-            ``thresh_eq_v + theta``.
+        v_leak: resting potential :math:`V_{\\text{rest}}` in mV (alias ``rest_v``: Inferno's).
+        v_reset: potential after a spike :math:`V_{\\text{reset}}` in mV (alias ``reset_v``).
+        v_th: threshold at equilibrium :math:`V_{\\text{th}}` in mV; the neuron fires at
+            ``v_th + theta`` (alias ``thresh_eq_v``: Inferno's).
         refrac_t: absolute refractory period :math:`T_{\\text{ref}}` in ms (>= 0).
         tc_membrane: membrane time constant :math:`\\tau_m` in ms.
         tc_adaptation: time constant :math:`\\tau_\\theta` of the threshold adaptation in ms
@@ -121,15 +125,17 @@ class ALIFParameters(NeuronParameters):
     Example:
         >>> from spikejax.functional import ALIFParameters
         >>> p = ALIFParameters(spike_increment=0.1)
-        >>> p.rest_v, p.thresh_eq_v, p.refrac_t, p.spike_increment
+        >>> p.v_leak, p.v_th, p.refrac_t, p.spike_increment
         (-65.0, -52.0, 5.0, 0.1)
+        >>> ALIFParameters(thresh_eq_v=-50.0).v_th           # Inferno's spelling
+        -50.0
         >>> ALIFParameters.inhibitory().spike_increment    # Diehl & Cook's inhibitory neuron
         0.0
     """
 
-    rest_v: jax.typing.ArrayLike = -65.0
-    reset_v: jax.typing.ArrayLike = -60.0
-    thresh_eq_v: jax.typing.ArrayLike = -52.0
+    v_leak: jax.typing.ArrayLike = -65.0
+    v_reset: jax.typing.ArrayLike = -60.0
+    v_th: jax.typing.ArrayLike = -52.0
     refrac_t: jax.typing.ArrayLike = 5.0
     tc_membrane: jax.typing.ArrayLike = 100.0
     tc_adaptation: jax.typing.ArrayLike = 1e7
@@ -142,12 +148,17 @@ class ALIFParameters(NeuronParameters):
     _non_negative = ("refrac_t",)
 
     # Inferno's checks: a neuron just reset must sit below its threshold...
-    _reset_below = (("reset_v", "thresh_eq_v"),)
+    _reset_below = (("v_reset", "v_th"),)
+    _aliases = {
+        "rest_v": ("v_leak", "Inferno"),
+        "reset_v": ("v_reset", "Inferno"),
+        "thresh_eq_v": ("v_th", "Inferno"),
+    }
 
     def __post_init__(self):
         super().__post_init__()
         # ... and so must a neuron at rest (Inferno).
-        check_below("ALIFParameters.rest_v", self.rest_v, "thresh_eq_v", self.thresh_eq_v)
+        check_below("ALIFParameters.v_leak", self.v_leak, "v_th", self.v_th)
         if is_concrete(self.resistance) and np.any(np.asarray(self.resistance) == 0):
             raise ValueError(f"ALIFParameters.resistance must be nonzero, got {self.resistance}")
 
@@ -160,11 +171,11 @@ class ALIFParameters(NeuronParameters):
     def inhibitory(cls, **changes) -> "ALIFParameters":
         """Diehl & Cook's inhibitory neuron, Inferno's plain ``LIF`` of the quickstart.
 
-        ``rest_v=-60``, ``reset_v=-45``, ``thresh_eq_v=-40`` (mV), ``refrac_t=2``,
+        ``v_leak=-60``, ``v_reset=-45``, ``v_th=-40`` (mV), ``refrac_t=2``,
         ``tc_membrane=75`` (ms) and no adaptation (``spike_increment=0``), with ``changes``.
         """
         values = dict(
-            rest_v=-60.0, reset_v=-45.0, thresh_eq_v=-40.0, refrac_t=2.0, tc_membrane=75.0,
+            v_leak=-60.0, v_reset=-45.0, v_th=-40.0, refrac_t=2.0, tc_membrane=75.0,
             spike_increment=0.0,
         )
         return cls(**{**values, **changes})
@@ -207,7 +218,7 @@ class ALIFRecurrentState(NamedTuple):
 
 
 def alif_feed_forward_state(shape, p: ALIFParameters = ALIFParameters(), dtype=jnp.float32):
-    """The rest state for inputs of ``shape``: ``v = rest_v``, not refractory, ``theta = 0``.
+    """The rest state for inputs of ``shape``: ``v = v_leak``, not refractory, ``theta = 0``.
 
     Example:
         >>> from spikejax.functional import alif_feed_forward_state
@@ -217,7 +228,7 @@ def alif_feed_forward_state(shape, p: ALIFParameters = ALIFParameters(), dtype=j
          Array([0., 0.], dtype=float32))
     """
     zeros = jnp.zeros(shape, dtype)
-    return ALIFState(v=rest_like(p.rest_v, shape, dtype), refrac=zeros, theta=zeros)
+    return ALIFState(v=rest_like(p.v_leak, shape, dtype), refrac=zeros, theta=zeros)
 
 
 def alif_state(shape, p: ALIFParameters = ALIFParameters(), dtype=jnp.float32):
@@ -249,7 +260,7 @@ def alif_clear(state, p: ALIFParameters = ALIFParameters(), *, keep_theta: bool 
         ALIFState(v=Array([-65.], dtype=float32), refrac=Array([0.], dtype=float32),
          theta=Array([0.1], dtype=float32))
     """
-    v = rest_like(p.rest_v, state.v.shape, state.v.dtype)
+    v = rest_like(p.v_leak, state.v.shape, state.v.dtype)
     theta = state.theta if keep_theta else jnp.zeros_like(state.theta)
     cleared = state._replace(v=v, refrac=jnp.zeros_like(state.refrac), theta=theta)
     if isinstance(state, ALIFRecurrentState):
@@ -283,13 +294,13 @@ def alif_dynamics(
     # than silencing the neuron for good, as (nan == 0) = False would.
     active = jnp.where(jnp.isnan(refrac), refrac, (refrac == 0)).astype(v.dtype)
     drive = p.resistance * (active * current)
-    integrated = p.rest_v + (v - p.rest_v - drive) * _decay(step_ms, p.tc_membrane) + drive
+    integrated = p.v_leak + (v - p.v_leak - drive) * _decay(step_ms, p.tc_membrane) + drive
     v = active * integrated + (1 - active) * v
     # Inferno fires at v >= threshold, so spike unless the threshold is strictly above v; the
     # surrogates are even functions, so the gradient is the one of threshold(v - th).
-    z = active * (1 - threshold(p.thresh_eq_v + theta - v, p.method, p.alpha))
+    z = active * (1 - threshold(p.v_th + theta - v, p.method, p.alpha))
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v = reset_to(z_reset, v, p.reset_v)
+    v = reset_to(z_reset, v, p.v_reset)
     refrac = (1 - z_reset) * refrac + z_reset * p.refrac_t
     if adapt:
         decayed = theta * _decay(step_ms, p.tc_adaptation)
@@ -407,7 +418,7 @@ ALIF_MODEL = NeuronModel(
     feed_forward_state=alif_feed_forward_state,
     recurrent_step=alif_step,
     recurrent_state=alif_state,
-    # Steady state rest_v + R I: 40 nA settles 40 mV above rest, crossing the threshold
+    # Steady state v_leak + R I: 40 nA settles 40 mV above rest, crossing the threshold
     # 13 mV above rest in about 40 steps.
     example_drive=40.0,
 )

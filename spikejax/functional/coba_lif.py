@@ -40,10 +40,14 @@ Units follow Norse: ``dt`` in seconds, ``*_inv`` in 1/s; voltages in mV, conduct
 ``c_m_inv`` in Norse's (unnamed) consistent units. Defaults (Norse's ``CobaLIFParameters``):
 ``tau_syn_exc_inv=0.2``, ``tau_syn_inh_inv=0.2`` (5 s: the conductances barely decay at
 ``dt = 1 ms``), ``c_m_inv=5`` (0.2), ``g_l=0.25`` (1/20 * 1/0.2), ``e_rev_I=-100``,
-``e_rev_E=60``, ``v_rest=-20``, ``v_reset=-70``, ``v_thresh=-10``, ``method="super"``,
-``alpha=100``. The rest state is ``v = v_rest`` and no conductance (Norse's module starts from
+``e_rev_E=60``, ``v_leak=-20``, ``v_reset=-70``, ``v_th=-10``, ``method="super"``,
+``alpha=100``. The rest state is ``v = v_leak`` and no conductance (Norse's module starts from
 ``v = 0`` instead, above threshold). ``default_bio_parameters`` and ``default_bio_state`` in
-this module are Norse's biological set (``v_rest = -65`` mV, ``v_thresh = -50`` mV, ...).
+this module are Norse's biological set (``v_leak = -65`` mV, ``v_th = -50`` mV, ...).
+
+Naming: the resting potential is ``v_leak`` and the threshold ``v_th``, as in every spikejax
+model; Norse's ``v_rest`` and ``v_thresh`` are accepted as aliases
+(``CobaLIFParameters(v_thresh=-50.0)``, and ``p.v_thresh`` reads ``p.v_th``).
 
 Example:
     >>> import jax.numpy as jnp
@@ -102,17 +106,19 @@ class CobaLIFParameters(NeuronParameters):
         g_l: leak conductance.
         e_rev_I: inhibitory reversal potential.
         e_rev_E: excitatory reversal potential.
-        v_rest: resting (leak) potential.
+        v_leak: resting (leak) potential (alias ``v_rest``: Norse's spelling).
         v_reset: reset potential.
-        v_thresh: threshold potential.
+        v_th: threshold potential (alias ``v_thresh``: Norse's spelling).
         method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:
         >>> from spikejax.functional import CobaLIFParameters
-        >>> p = CobaLIFParameters(v_thresh=-20.0)
-        >>> p.v_rest, p.v_thresh, p.e_rev_E, p.e_rev_I
+        >>> p = CobaLIFParameters(v_th=-20.0)
+        >>> p.v_leak, p.v_th, p.e_rev_E, p.e_rev_I
         (-20.0, -20.0, 60.0, -100.0)
+        >>> CobaLIFParameters(v_thresh=-30.0).v_th      # Norse's spelling, the same field
+        -30.0
     """
 
     tau_syn_exc_inv: jax.typing.ArrayLike = 1.0 / 5
@@ -121,15 +127,16 @@ class CobaLIFParameters(NeuronParameters):
     g_l: jax.typing.ArrayLike = 1 / 20 * 1 / 0.2
     e_rev_I: jax.typing.ArrayLike = -100.0
     e_rev_E: jax.typing.ArrayLike = 60.0
-    v_rest: jax.typing.ArrayLike = -20.0
+    v_leak: jax.typing.ArrayLike = -20.0
     v_reset: jax.typing.ArrayLike = -70.0
-    v_thresh: jax.typing.ArrayLike = -10.0
+    v_th: jax.typing.ArrayLike = -10.0
     method: SurrogateLike = struct.field(pytree_node=False, default="super")
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("tau_syn_exc_inv", "tau_syn_inh_inv", "c_m_inv")
     _non_negative = ("g_l",)
-    _reset_below = (("v_reset", "v_thresh"),)
+    _reset_below = (("v_reset", "v_th"),)
+    _aliases = {"v_rest": ("v_leak", "Norse"), "v_thresh": ("v_th", "Norse")}
 
 
 class CobaLIFState(NamedTuple):
@@ -172,9 +179,9 @@ default_bio_parameters = CobaLIFParameters(
     tau_syn_inh_inv=1 / 0.5,
     e_rev_E=0.0,
     e_rev_I=-70.0,
-    v_thresh=-50.0,
+    v_th=-50.0,
     v_reset=-65.0,
-    v_rest=-65.0,
+    v_leak=-65.0,
 )
 #: Norse's initial state for :data:`default_bio_parameters` (scalars; they broadcast in a step).
 default_bio_state = CobaLIFState(z=0.0, v=-65.0, g_e=0.0, g_i=0.0)
@@ -183,7 +190,7 @@ default_bio_state = CobaLIFState(z=0.0, v=-65.0, g_e=0.0, g_i=0.0)
 def coba_lif_feed_forward_state(
     shape, p: CobaLIFParameters = CobaLIFParameters(), dtype=jnp.float32
 ):
-    """The rest state for inputs of ``shape``: ``v = v_rest``, no conductance.
+    """The rest state for inputs of ``shape``: ``v = v_leak``, no conductance.
 
     Example:
         >>> from spikejax.functional import coba_lif_feed_forward_state
@@ -192,11 +199,11 @@ def coba_lif_feed_forward_state(
         (Array([-20., -20.], dtype=float32), Array([0., 0.], dtype=float32))
     """
     zeros = jnp.zeros(shape, dtype)
-    return CobaLIFFeedForwardState(v=rest_like(p.v_rest, shape, dtype), g_e=zeros, g_i=zeros)
+    return CobaLIFFeedForwardState(v=rest_like(p.v_leak, shape, dtype), g_e=zeros, g_i=zeros)
 
 
 def coba_lif_state(shape, p: CobaLIFParameters = CobaLIFParameters(), dtype=jnp.float32):
-    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_rest``.
+    """The rest state of a recurrent layer with outputs of ``shape``: no spikes, ``v = v_leak``.
 
     Example:
         >>> from spikejax.functional import coba_lif_state
@@ -230,9 +237,9 @@ def coba_lif_dynamics(
     g_i = g_i + inhibition
     g_e = g_e + (-dt * p.tau_syn_exc_inv * g_e)
     g_i = g_i + (-dt * p.tau_syn_inh_inv * g_i)
-    drive = p.g_l * (p.v_rest - v) + g_e * (p.e_rev_E - v) + g_i * (p.e_rev_I - v)
+    drive = p.g_l * (p.v_leak - v) + g_e * (p.e_rev_E - v) + g_i * (p.e_rev_I - v)
     v = v + dt * p.c_m_inv * drive
-    z = threshold(v - p.v_thresh, p.method, p.alpha)
+    z = threshold(v - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
     v = reset_to(z_reset, v, p.v_reset)
     return z, v, g_e, g_i
@@ -335,7 +342,7 @@ COBA_LIF_MODEL = NeuronModel(
     feed_forward_state=coba_lif_feed_forward_state,
     recurrent_step=coba_lif_step,
     recurrent_state=coba_lif_state,
-    # Strong enough that v crosses v_thresh within one step: a crossing spread over several
+    # Strong enough that v crosses v_th within one step: a crossing spread over several
     # steps makes a smooth relaxation of the spike chaotic (mV voltages vs. a 0.3 mV wide tanh).
     example_drive=2.0,
 )

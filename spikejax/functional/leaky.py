@@ -45,16 +45,18 @@ decay per step (:math:`\beta = e^{-\Delta t / \tau}` for a time constant :math:`
 The rest state is :math:`U = 0`, :math:`S = 0`.
 
 Mapping from snnTorch: ``snn.Leaky(beta=b, threshold=t, spike_grad=surrogate.atan(alpha=a),
-reset_mechanism=m, reset_delay=d)`` is ``LeakyParameters(beta=b, threshold=t, method="atan",
+reset_mechanism=m, reset_delay=d)`` is ``LeakyParameters(beta=b, v_th=t, method="atan",
 alpha=a, reset_mechanism=m, reset_delay=d)``; ``surrogate.fast_sigmoid(slope=k)`` is
-``method="fast_sigmoid", alpha=k``. ``learn_beta`` / ``learn_threshold`` are the modules'
-``learnable=("beta", "threshold")``. RLeaky's recurrent ``nn.Linear`` has self-connections: pass
+``method="fast_sigmoid", alpha=k``. The threshold is ``v_th``, as in every spikejax model;
+snnTorch's ``threshold`` is accepted as an alias (``LeakyParameters(threshold=t)``, and
+``p.threshold`` reads ``p.v_th``). ``learn_beta`` / ``learn_threshold`` are the modules'
+``learnable=("beta", "v_th")``. RLeaky's recurrent ``nn.Linear`` has self-connections: pass
 ``autapses=True`` to :class:`spikejax.nn.LeakyRecurrent` for the same connectivity. Not
 reproduced: ``graded_spikes_factor``, ``inhibition``, ``state_quant``, the recurrent bias and
 one-to-one or convolutional recurrence.
 
 Defaults: ``beta=0.9`` (snnTorch has no default; 0.9 is a common tutorial value),
-``threshold=1``, ``reset_mechanism="subtract"``, ``method="atan"``, ``alpha=2`` (snnTorch's
+``v_th=1``, ``reset_mechanism="subtract"``, ``method="atan"``, ``alpha=2`` (snnTorch's
 default surrogate), ``reset_delay=True``.
 
 Example:
@@ -107,6 +109,8 @@ RESET_MECHANISMS = ("subtract", "zero", "none")
 class ResetParameters(NeuronParameters):
     """Checks the static reset options shared by snnTorch-style neurons (Leaky, Synaptic)."""
 
+    _aliases = {"threshold": ("v_th", "snnTorch")}
+
     def __post_init__(self):
         cls = type(self).__name__
         mechanism = self.reset_mechanism
@@ -124,7 +128,7 @@ class ResetParameters(NeuronParameters):
     def positive_fields(self) -> tuple[str, ...]:
         # A reset to zero, or by subtracting the threshold, lowers the membrane below the
         # threshold only for a positive threshold; otherwise the neuron fires on every step.
-        extra = ("threshold",) if self.reset_mechanism != "none" else ()
+        extra = ("v_th",) if self.reset_mechanism != "none" else ()
         return super().positive_fields() + extra
 
 
@@ -134,8 +138,8 @@ class LeakyParameters(ResetParameters):
 
     Attributes:
         beta: membrane decay per step, clipped to ``[0, 1]`` in every step (snnTorch ``beta``).
-        threshold: firing threshold :math:`U_{\\text{thr}}`, also the amount subtracted by the
-            ``"subtract"`` reset.
+        v_th: firing threshold :math:`U_{\\text{thr}}`, also the amount subtracted by the
+            ``"subtract"`` reset (alias ``threshold``: snnTorch's spelling).
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static).
         method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness (snnTorch's ``surrogate.atan(alpha=2)``).
@@ -145,12 +149,14 @@ class LeakyParameters(ResetParameters):
     Example:
         >>> from spikejax.functional import LeakyParameters
         >>> p = LeakyParameters(beta=0.95, reset_mechanism="zero")
-        >>> p.beta, p.threshold, p.reset_mechanism, p.method
+        >>> p.beta, p.v_th, p.reset_mechanism, p.method
         (0.95, 1.0, 'zero', 'atan')
+        >>> LeakyParameters(threshold=0.5).v_th        # snnTorch's spelling, the same field
+        0.5
     """
 
     beta: jax.typing.ArrayLike = 0.9
-    threshold: jax.typing.ArrayLike = 1.0
+    v_th: jax.typing.ArrayLike = 1.0
     reset_mechanism: str = struct.field(pytree_node=False, default="subtract")
     method: SurrogateLike = struct.field(pytree_node=False, default="atan")
     alpha: jax.typing.ArrayLike = 2.0
@@ -238,7 +244,7 @@ def leaky_dynamics(
     """One step of the Leaky update; returns ``(spikes, mem_new)``.
 
     Shared by the feed-forward and recurrent Leaky steps and by the Synaptic neuron (whose
-    membrane input is its synaptic current). ``p`` needs ``beta``, ``threshold``,
+    membrane input is its synaptic current). ``p`` needs ``beta``, ``v_th``,
     ``reset_mechanism``, ``reset_delay``, ``method`` and ``alpha``.
 
     Args:
@@ -257,7 +263,7 @@ def leaky_dynamics(
         >>> leaky_dynamics(jnp.ones(2), mem, LeakyParameters(), detach_reset=True)
         (Array([1., 1.], dtype=float32), Array([1.45     , 1.35], dtype=float32))
     """
-    reset = threshold(mem - p.threshold, p.method, p.alpha)
+    reset = threshold(mem - p.v_th, p.method, p.alpha)
     if detach_reset:
         reset = jax.lax.stop_gradient(reset)
     beta = clip_decay(p.beta)
@@ -267,14 +273,14 @@ def leaky_dynamics(
     else:
         mem_new = beta * mem + input_current
     if mechanism == "subtract":
-        mem_new = mem_new - reset * p.threshold
+        mem_new = mem_new - reset * p.v_th
     elif mechanism == "zero" and zero_clears_input:
         mem_new = reset_to(reset, mem_new, 0.0)
-    z = threshold(mem_new - p.threshold, p.method, p.alpha)
+    z = threshold(mem_new - p.v_th, p.method, p.alpha)
     if not p.reset_delay and mechanism != "none":
         # snnTorch subtracts the delayed reset so that a neuron is not reset twice for one spike.
         immediate = z - reset
-        mem_new = mem_new - immediate * (p.threshold if mechanism == "subtract" else mem_new)
+        mem_new = mem_new - immediate * (p.v_th if mechanism == "subtract" else mem_new)
     return z, mem_new
 
 

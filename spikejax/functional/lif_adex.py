@@ -33,10 +33,12 @@ nA, mV and 1/ms, but its code uses these numbers with ``dt = 1e-3`` s; spikejax 
 code.)
 
 Defaults (Norse's ``LIFAdExParameters``): ``adaptation_current=4``, ``adaptation_spike=0.02``,
-``delta_T=0.5``, ``tau_ada_inv=2`` (0.5 s), ``tau_syn_inv=200`` (5 ms), ``tau_mem_inv=100``
+``delta_T=0.5``, ``tau_adapt_inv=2`` (0.5 s), ``tau_syn_inv=200`` (5 ms), ``tau_mem_inv=100``
 (10 ms), ``v_leak=0``, ``v_th=1``, ``v_reset=0``, ``method="super"``, ``alpha=100``. The rest
 state is ``v = v_leak``, ``i = 0``, ``a = 0`` (a fixed point without input, and Norse's
-modules' initial state).
+modules' initial state). The adaptation time constant is ``tau_adapt_inv``, as in LSNN;
+Norse's ``tau_ada_inv`` is accepted as an alias (``LIFAdExParameters(tau_ada_inv=2.0)``, and
+``p.tau_ada_inv`` reads ``p.tau_adapt_inv``).
 
 The exponent is clamped from above exactly as in LIFEx (see
 :func:`spikejax.functional.exponential_current`): never reached by the states the dynamics
@@ -95,7 +97,8 @@ class LIFAdExParameters(NeuronParameters):
             voltage (subthreshold adaptation).
         adaptation_spike: jump :math:`a_{\\text{spike}}` of the adaptation at each spike.
         delta_T: sharpness :math:`\\Delta_T` of the exponential upswing (voltage units, > 0).
-        tau_ada_inv: inverse adaptation time constant :math:`1/\\tau_{\\text{ada}}` in 1/s.
+        tau_adapt_inv: inverse adaptation time constant :math:`1/\\tau_{\\text{ada}}` in 1/s
+            (alias ``tau_ada_inv``: Norse's spelling).
         tau_syn_inv: inverse synaptic time constant :math:`1/\\tau_{\\text{syn}}` in 1/s.
         tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
         v_leak: leak (resting) potential.
@@ -107,14 +110,16 @@ class LIFAdExParameters(NeuronParameters):
     Example:
         >>> from spikejax.functional import LIFAdExParameters
         >>> p = LIFAdExParameters(adaptation_spike=2.0)
-        >>> p.adaptation_current, p.adaptation_spike, p.tau_ada_inv
+        >>> p.adaptation_current, p.adaptation_spike, p.tau_adapt_inv
         (4.0, 2.0, 2.0)
+        >>> LIFAdExParameters(tau_ada_inv=4.0).tau_adapt_inv     # Norse's spelling
+        4.0
     """
 
     adaptation_current: jax.typing.ArrayLike = 4.0
     adaptation_spike: jax.typing.ArrayLike = 0.02
     delta_T: jax.typing.ArrayLike = 0.5
-    tau_ada_inv: jax.typing.ArrayLike = 2.0
+    tau_adapt_inv: jax.typing.ArrayLike = 2.0
     tau_syn_inv: jax.typing.ArrayLike = 200.0
     tau_mem_inv: jax.typing.ArrayLike = 100.0
     v_leak: jax.typing.ArrayLike = 0.0
@@ -123,8 +128,9 @@ class LIFAdExParameters(NeuronParameters):
     method: SurrogateLike = struct.field(pytree_node=False, default="super")
     alpha: jax.typing.ArrayLike = 100.0
 
-    _positive = ("delta_T", "tau_ada_inv", "tau_syn_inv", "tau_mem_inv")
+    _positive = ("delta_T", "tau_adapt_inv", "tau_syn_inv", "tau_mem_inv")
     _reset_below = (("v_reset", "v_th"),)
+    _aliases = {"tau_ada_inv": ("tau_adapt_inv", "Norse")}
 
 
 class LIFAdExState(NamedTuple):
@@ -206,7 +212,7 @@ def lif_adex_dynamics(input_current, v, i, a, p: LIFAdExParameters, dt, *, detac
         >>> [round(float(x), 4) for x in (z, v, i, a)]   # above threshold: spike, reset, a jumps
         [1.0, 0.0, 0.0, 0.032]
     """
-    a_decayed = a + dt * p.tau_ada_inv * (p.adaptation_current * (v - p.v_leak) - a)
+    a_decayed = a + dt * p.tau_adapt_inv * (p.adaptation_current * (v - p.v_leak) - a)
     z, v_new, i_new = lif_ex_dynamics(
         input_current, v, i, p, dt, detach_reset=detach_reset, adaptation=a
     )

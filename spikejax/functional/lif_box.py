@@ -7,7 +7,7 @@ The input current acts on the membrane directly, for one step only (a "current b
 
 integrated with one forward-Euler step of ``dt`` seconds. The neuron spikes when the new voltage
 crosses the threshold, :math:`z = \Theta(v - v_{\text{th}})`, and then resets, by value
-(``reset_method="value"``, Norse's default) or by subtraction (``"subtract"``):
+(``reset_mechanism="value"``, Norse's default) or by subtraction (``"subtract"``):
 
 .. math::
     v \leftarrow (1 - z) v + z v_{\text{reset}}
@@ -22,7 +22,9 @@ With a constant input :math:`I` the membrane settles at :math:`v_{\text{leak}} +
 default neuron fires only for :math:`I > 1`.
 
 Defaults (Norse's ``LIFBoxParameters``): ``tau_mem_inv=100`` (10 ms), ``v_leak=0``, ``v_th=1``,
-``v_reset=0``, ``method="super"``, ``alpha=100``, ``reset_method="value"``.
+``v_reset=0``, ``method="super"``, ``alpha=100``, ``reset_mechanism="value"``. The reset rule is
+``reset_mechanism``, as in Leaky and Synaptic; Norse's ``reset_method`` is accepted as an alias
+(``LIFBoxParameters(reset_method="subtract")``, and ``p.reset_method`` reads it).
 
 Example:
     >>> import jax.numpy as jnp
@@ -75,20 +77,20 @@ _RESETS: dict[str, ResetMethod] = {
 }
 
 
-def _resolve_reset(reset_method: Union[str, ResetMethod]) -> ResetMethod:
-    if isinstance(reset_method, str):
+def _resolve_reset(reset_mechanism: Union[str, ResetMethod]) -> ResetMethod:
+    if isinstance(reset_mechanism, str):
         try:
-            return _RESETS[reset_method]
+            return _RESETS[reset_mechanism]
         except KeyError:
             raise ValueError(
-                f"reset_method must be one of {sorted(_RESETS)} or a callable "
-                f"reset(z, v, v_reset, v_th), got unknown reset {reset_method!r}"
+                f"reset_mechanism must be one of {sorted(_RESETS)} or a callable "
+                f"reset(z, v, v_reset, v_th), got unknown reset {reset_mechanism!r}"
             ) from None
-    if callable(reset_method):
-        return reset_method
+    if callable(reset_mechanism):
+        return reset_mechanism
     raise TypeError(
-        f"reset_method must be a reset name or a callable reset(z, v, v_reset, v_th), "
-        f"got {type(reset_method).__name__}"
+        f"reset_mechanism must be a reset name or a callable reset(z, v, v_reset, v_th), "
+        f"got {type(reset_mechanism).__name__}"
     )
 
 
@@ -100,16 +102,16 @@ class LIFBoxParameters(NeuronParameters):
         tau_mem_inv: inverse membrane time constant :math:`1/\\tau_{\\text{mem}}` in 1/s.
         v_leak: leak (resting) potential.
         v_th: threshold potential.
-        v_reset: reset potential (used by ``reset_method="value"``).
+        v_reset: reset potential (used by ``reset_mechanism="value"``).
         method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
-        reset_method: ``"value"`` (to ``v_reset``), ``"subtract"`` (``v_th`` is subtracted), or
-            a callable ``reset(z, v, v_reset, v_th)`` (Norse's ``reset_method``).
+        reset_mechanism: ``"value"`` (to ``v_reset``), ``"subtract"`` (``v_th`` is subtracted), or
+            a callable ``reset(z, v, v_reset, v_th)`` (alias ``reset_method``: Norse's spelling).
 
     Example:
         >>> from spikejax.functional import LIFBoxParameters
-        >>> p = LIFBoxParameters(tau_mem_inv=50.0, reset_method="subtract")
-        >>> p.tau_mem_inv, p.v_th, p.reset_method
+        >>> p = LIFBoxParameters(tau_mem_inv=50.0, reset_mechanism="subtract")
+        >>> p.tau_mem_inv, p.v_th, p.reset_mechanism
         (50.0, 1.0, 'subtract')
     """
 
@@ -119,21 +121,22 @@ class LIFBoxParameters(NeuronParameters):
     v_reset: jax.typing.ArrayLike = 0.0
     method: SurrogateLike = struct.field(pytree_node=False, default="super")
     alpha: jax.typing.ArrayLike = 100.0
-    reset_method: Union[str, ResetMethod] = struct.field(pytree_node=False, default="value")
+    reset_mechanism: Union[str, ResetMethod] = struct.field(pytree_node=False, default="value")
 
     _positive = ("tau_mem_inv",)
+    _aliases = {"reset_method": ("reset_mechanism", "Norse")}
 
     def __post_init__(self):
-        _resolve_reset(self.reset_method)
+        _resolve_reset(self.reset_mechanism)
         super().__post_init__()
 
     def positive_fields(self) -> tuple[str, ...]:
         # Subtracting a threshold <= 0 does not lower the voltage: the neuron would fire forever.
-        extra = ("v_th",) if self.reset_method == "subtract" else ()
+        extra = ("v_th",) if self.reset_mechanism == "subtract" else ()
         return super().positive_fields() + extra
 
     def reset_pairs(self) -> tuple:
-        return (("v_reset", "v_th"),) if self.reset_method == "value" else ()
+        return (("v_reset", "v_th"),) if self.reset_mechanism == "value" else ()
 
 
 class LIFBoxState(NamedTuple):
@@ -208,7 +211,7 @@ def lif_box_dynamics(input_current, v, p: LIFBoxParameters, dt, *, detach_reset:
     v_decayed = v + dt * p.tau_mem_inv * (input_current + p.v_leak - v)
     z = threshold(v_decayed - p.v_th, p.method, p.alpha)
     z_reset = jax.lax.stop_gradient(z) if detach_reset else z
-    v_new = _resolve_reset(p.reset_method)(z_reset, v_decayed, p.v_reset, p.v_th)
+    v_new = _resolve_reset(p.reset_mechanism)(z_reset, v_decayed, p.v_reset, p.v_th)
     return z, v_new
 
 

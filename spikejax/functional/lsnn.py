@@ -38,7 +38,10 @@ Units follow Norse: seconds for ``dt``, inverse seconds for the ``*_inv`` time c
 voltages are dimensionless. Defaults (Norse's ``LSNNParameters``): ``tau_syn_inv=200`` (5 ms),
 ``tau_mem_inv=100`` (10 ms), ``tau_adapt_inv=1/800`` (800 s: with ``dt`` in seconds the
 threshold barely relaxes within a run; Bellec et al. used hundreds of ms to seconds), ``v_leak=0``,
-``v_th=1``, ``v_reset=0``, ``beta=1.8``, ``method="super"``, ``alpha=100``.
+``v_th=1``, ``v_reset=0``, ``spike_increment=1.8``, ``method="super"``, ``alpha=100``. The threshold
+jump :math:`\beta` is ``spike_increment``, as in ALIF (``beta`` is the membrane decay in Leaky
+and Synaptic); Norse's ``beta`` is accepted as an alias (``LSNNParameters(beta=1.8)``, and
+``p.beta`` reads ``p.spike_increment``).
 
 Example:
     >>> import jax.numpy as jnp
@@ -46,7 +49,7 @@ Example:
     >>> state = None
     >>> for _ in range(7):
     ...     z, state = lsnn_feed_forward_step(jnp.ones(2), state)
-    >>> z, state.v, state.b  # the 7th step spikes: v resets, the threshold rises by beta
+    >>> z, state.v, state.b  # the 7th step spikes: v resets, the threshold rises by 1.8
     (Array([1., 1.], dtype=float32), Array([0., 0.], dtype=float32), Array([2.8, 2.8], dtype=float32))
 """
 
@@ -94,15 +97,18 @@ class LSNNParameters(NeuronParameters):
         v_leak: leak (resting) potential.
         v_th: the resting threshold, to which the adaptive threshold ``b`` relaxes.
         v_reset: reset potential.
-        beta: threshold jump :math:`\\beta` at each spike.
+        spike_increment: threshold jump :math:`\\beta` at each spike (alias ``beta``: Norse's
+            spelling).
         method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness.
 
     Example:
         >>> from spikejax.functional import LSNNParameters
-        >>> p = LSNNParameters(beta=0.5)
-        >>> p.tau_adapt_inv, p.beta, p.v_th
+        >>> p = LSNNParameters(spike_increment=0.5)
+        >>> p.tau_adapt_inv, p.spike_increment, p.v_th
         (0.00125, 0.5, 1.0)
+        >>> LSNNParameters(beta=0.7).spike_increment     # Norse's spelling, the same field
+        0.7
     """
 
     tau_syn_inv: jax.typing.ArrayLike = 200.0
@@ -111,12 +117,13 @@ class LSNNParameters(NeuronParameters):
     v_leak: jax.typing.ArrayLike = 0.0
     v_th: jax.typing.ArrayLike = 1.0
     v_reset: jax.typing.ArrayLike = 0.0
-    beta: jax.typing.ArrayLike = 1.8
+    spike_increment: jax.typing.ArrayLike = 1.8
     method: SurrogateLike = struct.field(pytree_node=False, default="super")
     alpha: jax.typing.ArrayLike = 100.0
 
     _positive = ("tau_syn_inv", "tau_mem_inv", "tau_adapt_inv")
     _reset_below = (("v_reset", "v_th"),)
+    _aliases = {"beta": ("spike_increment", "Norse")}
 
 
 class LSNNState(NamedTuple):
@@ -129,7 +136,7 @@ class LSNNState(NamedTuple):
         >>> zeros = jnp.zeros((1, 2))
         >>> state = LSNNState(z=zeros, v=jnp.array([[0.0, 0.99]]), i=zeros + 2.0, b=zeros + 1.0)
         >>> z, state = lsnn_step(jnp.ones((1, 1)), state, jnp.ones((2, 1)), jnp.zeros((2, 2)))
-        >>> z, state.b                # a spike raises the threshold b by beta = 1.8
+        >>> z, state.b                # a spike raises the threshold b by spike_increment = 1.8
         (Array([[0., 1.]], dtype=float32), Array([[1. , 2.8]], dtype=float32))
     """
 
@@ -209,7 +216,7 @@ def lsnn_dynamics(input_current, v, i, b, p: LSNNParameters, dt, *, detach_reset
     z = threshold(v_decayed - b_decayed, p.method, p.alpha)
     z_state = jax.lax.stop_gradient(z) if detach_reset else z
     v_new = reset_to(z_state, v_decayed, p.v_reset)
-    b_new = b_decayed + z_state * p.beta
+    b_new = b_decayed + z_state * p.spike_increment
     return z, v_new, i_decayed + input_current, b_new
 
 

@@ -33,8 +33,10 @@ model shares one signature, but it does not enter the equations. The rest state 
 Naming: spikejax's ``alpha`` is the surrogate's sharpness in every model, so snnTorch's synaptic
 decay ``alpha`` is called ``alpha_syn`` here. ``snn.Synaptic(alpha=a, beta=b, threshold=t,
 spike_grad=surrogate.atan(alpha=k), reset_mechanism=m, reset_delay=d)`` is
-``SynapticParameters(alpha_syn=a, beta=b, threshold=t, method="atan", alpha=k,
-reset_mechanism=m, reset_delay=d)``.
+``SynapticParameters(alpha_syn=a, beta=b, v_th=t, method="atan", alpha=k,
+reset_mechanism=m, reset_delay=d)``: the threshold is ``v_th``, as in every spikejax model, and
+snnTorch's ``threshold`` is accepted as an alias (``SynapticParameters(threshold=t)``,
+``p.threshold``).
 
 Note:
     snnTorch 1.0.0's ``RSynaptic`` ignores ``reset_delay=False`` (its immediate reset is written
@@ -42,7 +44,7 @@ Note:
     ``TypeError``). :func:`synaptic_step` applies it as ``Synaptic`` does.
 
 Defaults: ``alpha_syn=0.9``, ``beta=0.8`` (snnTorch has no defaults; these are its tutorial's
-values), ``threshold=1``, ``reset_mechanism="subtract"``, ``method="atan"``, ``alpha=2``,
+values), ``v_th=1``, ``reset_mechanism="subtract"``, ``method="atan"``, ``alpha=2``,
 ``reset_delay=True``.
 
 Example:
@@ -93,7 +95,8 @@ class SynapticParameters(ResetParameters):
     Attributes:
         alpha_syn: synaptic current decay per step, clipped to ``[0, 1]`` (snnTorch's ``alpha``).
         beta: membrane decay per step, clipped to ``[0, 1]`` (snnTorch's ``beta``).
-        threshold: firing threshold, also the amount subtracted by the ``"subtract"`` reset.
+        v_th: firing threshold, also the amount subtracted by the ``"subtract"`` reset (alias
+            ``threshold``: snnTorch's spelling).
         reset_mechanism: ``"subtract"`` (default), ``"zero"`` or ``"none"`` (static).
         method: surrogate gradient, a name from :mod:`spikejax.functional.surrogate` or a callable.
         alpha: the surrogate's sharpness (not the synaptic decay; see ``alpha_syn``).
@@ -103,13 +106,13 @@ class SynapticParameters(ResetParameters):
     Example:
         >>> from spikejax.functional import SynapticParameters
         >>> p = SynapticParameters(alpha_syn=0.8, beta=0.7)
-        >>> p.alpha_syn, p.beta, p.threshold, p.alpha      # alpha is the surrogate's sharpness
+        >>> p.alpha_syn, p.beta, p.v_th, p.alpha      # alpha is the surrogate's sharpness
         (0.8, 0.7, 1.0, 2.0)
     """
 
     alpha_syn: jax.typing.ArrayLike = 0.9
     beta: jax.typing.ArrayLike = 0.8
-    threshold: jax.typing.ArrayLike = 1.0
+    v_th: jax.typing.ArrayLike = 1.0
     reset_mechanism: str = struct.field(pytree_node=False, default="subtract")
     method: SurrogateLike = struct.field(pytree_node=False, default="atan")
     alpha: jax.typing.ArrayLike = 2.0

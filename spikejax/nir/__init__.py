@@ -40,7 +40,7 @@ What maps to what:
      - ``Flatten``, ``SumPool2d``, ``AvgPool2d``, ``Scale``, ``Threshold``
    * - ``LIFCell`` (current-based LIF)
      - ``CubaLIF``
-   * - ``LIFBoxCell`` (``reset_method="value"``)
+   * - ``LIFBoxCell`` (``reset_mechanism="value"``)
      - ``LIF``
    * - ``LICell``
      - ``CubaLI``; ``LI`` when ``tau_syn_inv = 1 / dt``

@@ -93,10 +93,10 @@ def neuron_to_nir(module, shape, dt: float, convention: str, gain: Any = 1.0) ->
             w_in=gain / (dt * tau_syn_inv) if spec else gain,
         )
     if model == "LIFBox":
-        if p.reset_method != "value":
+        if p.reset_mechanism != "value":
             raise ValueError(
-                f"to_nir can export LIFBox only with reset_method='value' (nir.LIF resets to "
-                f"v_reset), got reset_method={p.reset_method!r}"
+                f"to_nir can export LIFBox only with reset_mechanism='value' (nir.LIF resets to "
+                f"v_reset), got reset_mechanism={p.reset_mechanism!r}"
             )
         return nir.LIF(
             tau=_tau(full(p.tau_mem_inv), dt, convention),

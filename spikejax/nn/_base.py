@@ -99,7 +99,9 @@ class _NeuronBase(StatefulModule):
                 f"p must be a {params_cls.__name__} for {type(self).__name__}, got {type(p).__name__}"
             )
         check_dt(dt)
-        learnable = tuple(learnable)
+        # A peer's spelling (snnTorch's "threshold") names the same field ("v_th").
+        aliases = params_cls.aliases() if hasattr(params_cls, "aliases") else {}
+        learnable = tuple(aliases.get(name, name) for name in learnable)
         fields = learnable_fields(p)
         for name in learnable:
             if name not in fields:

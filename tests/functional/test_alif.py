@@ -19,17 +19,17 @@ from spikejax.nn import ALIF, ALIFCell
 
 def numpy_alif(xs, p, dt_ms=1.0, share_theta=False):
     """Step-by-step float64 reference of the module docs' equations (Inferno's order)."""
-    v = np.full(xs.shape[1:], p.rest_v, float)
+    v = np.full(xs.shape[1:], p.v_leak, float)
     refrac, theta = np.zeros_like(v), np.zeros_like(v)
     out = {"z": [], "v": [], "refrac": [], "theta": []}
     for x in xs:
         refrac = np.maximum(refrac - dt_ms, 0)
         active = refrac == 0
         drive = p.resistance * x * active
-        integrated = p.rest_v + (v - p.rest_v - drive) * np.exp(-dt_ms / p.tc_membrane) + drive
+        integrated = p.v_leak + (v - p.v_leak - drive) * np.exp(-dt_ms / p.tc_membrane) + drive
         v = np.where(active, integrated, v)
-        z = active & (v >= p.thresh_eq_v + theta)
-        v = np.where(z, p.reset_v, v)
+        z = active & (v >= p.v_th + theta)
+        v = np.where(z, p.v_reset, v)
         refrac = np.where(z, p.refrac_t, refrac)
         theta = np.where(refrac > 0, theta, theta * np.exp(-dt_ms / p.tc_adaptation))
         theta = theta + p.spike_increment * z
@@ -145,7 +145,7 @@ def test_transforms_and_dtypes(model_checks):
 
 def test_modules_and_presets():
     p = ALIFParameters.inhibitory(tc_membrane=50.0)
-    assert (p.rest_v, p.reset_v, p.thresh_eq_v, p.refrac_t, p.tc_membrane, p.spike_increment) == (
+    assert (p.v_leak, p.v_reset, p.v_th, p.refrac_t, p.tc_membrane, p.spike_increment) == (
         -60.0, -45.0, -40.0, 2.0, 50.0, 0.0
     )
     assert ALIFParameters.excitatory() == ALIFParameters()
@@ -162,8 +162,8 @@ def test_modules_and_presets():
         (lambda: ALIFParameters(tc_membrane=-1.0), "tc_membrane must be positive"),
         (lambda: ALIFParameters(tc_adaptation=0.0), "tc_adaptation must be positive"),
         (lambda: ALIFParameters(refrac_t=-1.0), "refrac_t must be non-negative"),
-        (lambda: ALIFParameters(rest_v=-40.0), "rest_v must be below thresh_eq_v"),
-        (lambda: ALIFParameters(reset_v=-52.0), "reset_v must be below thresh_eq_v"),
+        (lambda: ALIFParameters(v_leak=-40.0), "v_leak must be below v_th"),
+        (lambda: ALIFParameters(v_reset=-52.0), "v_reset must be below v_th"),
         (lambda: ALIFParameters(resistance=0.0), "resistance must be nonzero"),
         (lambda: ALIFParameters(method="nope"), "unknown surrogate"),
         (lambda: alif_feed_forward_step(jnp.ones(3), None, dt=0.0), "dt must be positive"),

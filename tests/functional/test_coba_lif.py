@@ -91,7 +91,7 @@ def test_recurrent_step_splits_weights_by_sign():
 
 
 def test_conductances_pull_towards_their_reversal_potentials():
-    p = CobaLIFParameters(v_thresh=1e3)  # never spike: watch v settle
+    p = CobaLIFParameters(v_th=1e3)  # never spike: watch v settle
     xs = jnp.zeros((3000, 2))
     state = CobaLIFFeedForwardState(v=jnp.full(2, -20.0), g_e=jnp.array([50.0, 0.0]), g_i=jnp.array([0.0, 50.0]))
     final, _ = run(lambda x, s: coba_lif_feed_forward_step(x, s, p), state, xs)

@@ -20,7 +20,7 @@ def _params(case, name, **extra):
     options = name.split("/")
     return LeakyParameters(
         beta=jnp.asarray(case["beta"], jnp.float32),
-        threshold=jnp.asarray(case["threshold"], jnp.float32),
+        v_th=jnp.asarray(case["threshold"], jnp.float32),  # snnTorch's threshold
         reset_mechanism=options[0],
         reset_delay="no_delay" not in options,
         **extra,
@@ -56,7 +56,7 @@ def test_feed_forward_equals_snntorch(reference, name):
     loss = lambda xs, p: _loss(leaky_feed_forward_step, xs, p)
     (_, (states, zs)), (g_xs, g_p) = _jit_grad(loss, (0, 1))(xs, p)
     assert 0 < float(zs.mean()) < 1
-    _compare(ref, states, zs, {"xs": g_xs, "beta": g_p.beta, "threshold": g_p.threshold})
+    _compare(ref, states, zs, {"xs": g_xs, "beta": g_p.beta, "threshold": g_p.v_th})
 
 
 @pytest.mark.parametrize("name", FEED_FORWARD)
@@ -69,7 +69,7 @@ def test_recurrent_equals_snntorch_rleaky(reference, name):
     np.testing.assert_array_equal(states.z, zs)
     _compare(ref, states, zs, {
         "xs": grads[0], "input_weights": grads[1], "recurrent_weights": grads[2],
-        "beta": grads[3].beta, "threshold": grads[3].threshold,
+        "beta": grads[3].beta, "threshold": grads[3].v_th,
     })
 
 

@@ -105,7 +105,7 @@ def test_without_adaptation_adex_is_lifex():
 
 def test_spike_frequency_adaptation():
     # Under a constant drive the adaptation current builds up and the spikes slow down.
-    p = LIFAdExParameters(adaptation_current=0.5, adaptation_spike=0.3, tau_ada_inv=10.0)
+    p = LIFAdExParameters(adaptation_current=0.5, adaptation_spike=0.3, tau_adapt_inv=10.0)
     xs = jnp.full((300, 1, 1), 0.6)
     states, zs = jit_run(lambda x, s: lif_adex_feed_forward_step(x, s, p), None, xs, record_states=True)
     intervals = np.diff(np.flatnonzero(np.asarray(zs[:, 0, 0])))
@@ -153,14 +153,14 @@ def test_transforms_and_dtypes(model_checks):
 
 
 def test_validation_errors():
-    assert set(LIFAdExParameters._positive) == {"delta_T", "tau_ada_inv", "tau_syn_inv", "tau_mem_inv"}
+    assert set(LIFAdExParameters._positive) == {"delta_T", "tau_adapt_inv", "tau_syn_inv", "tau_mem_inv"}
     for name in LIFAdExParameters._positive:  # every time constant (and delta_T) must be > 0
         with pytest.raises(ValueError, match=rf"LIFAdExParameters.{name} must be positive, got -2.0"):
             LIFAdExParameters(**{name: -2.0})
     with pytest.raises(ValueError, match=r"LIFAdExParameters.delta_T must be positive, got -0.5"):
         LIFAdExParameters(delta_T=-0.5)
-    with pytest.raises(ValueError, match=r"LIFAdExParameters.tau_ada_inv must be positive, got 0.0"):
-        LIFAdExParameters(tau_ada_inv=0.0)
+    with pytest.raises(ValueError, match=r"LIFAdExParameters.tau_adapt_inv must be positive, got 0.0"):
+        LIFAdExParameters(tau_adapt_inv=0.0)
     with pytest.raises(ValueError, match=r"method must be one of .*got unknown surrogate 'nope'"):
         LIFAdExParameters(method="nope")
     with pytest.raises(ValueError, match=r"dt must be positive, got 0.0"):

@@ -37,7 +37,7 @@ def _ff_loss(xs, p, detach_reset=False):
 def test_feed_forward_equals_norse(reference, case, reset):
     ref = reference("norse_lif_family")["lif_box"][case]
     xs = jnp.asarray(ref["xs"], jnp.float32)
-    p = NORSE_11.replace(reset_method=reset)
+    p = NORSE_11.replace(reset_mechanism=reset)
     (_, (states, zs)), grad = jax.value_and_grad(_ff_loss, has_aux=True)(xs, p)
     assert ref["out"].sum() > 5
     np.testing.assert_array_equal(zs, ref["out"])
@@ -48,11 +48,11 @@ def test_feed_forward_equals_norse(reference, case, reset):
 
 
 def test_subtract_reset_keeps_the_excess():
-    p = LIFBoxParameters(reset_method="subtract", tau_mem_inv=1000.0)  # dt * tau = 1: v = input
+    p = LIFBoxParameters(reset_mechanism="subtract", tau_mem_inv=1000.0)  # dt * tau = 1: v = input
     z, state = lif_box_feed_forward_step(jnp.array([1.5, 0.5]), None, p)
     np.testing.assert_array_equal(z, [1.0, 0.0])
     np.testing.assert_allclose(state.v, [0.5, 0.5], rtol=1e-6)
-    custom = p.replace(reset_method=lambda z, v, v_reset, v_th: v - 2 * z)
+    custom = p.replace(reset_mechanism=lambda z, v, v_reset, v_th: v - 2 * z)
     _, state = lif_box_feed_forward_step(jnp.array([1.5, 0.5]), None, custom)
     np.testing.assert_allclose(state.v, [-0.5, 0.5], rtol=1e-6)
 
@@ -110,10 +110,10 @@ def test_transforms_and_dtypes(model_checks):
 def test_validation_errors():
     with pytest.raises(ValueError, match=r"LIFBoxParameters.tau_mem_inv must be positive, got 0.0"):
         LIFBoxParameters(tau_mem_inv=0.0)
-    with pytest.raises(ValueError, match=r"reset_method must be one of \['subtract', 'value'\].*got unknown reset 'zero'"):
-        LIFBoxParameters(reset_method="zero")
-    with pytest.raises(TypeError, match=r"reset_method must be a reset name or a callable .* got int"):
-        LIFBoxParameters(reset_method=3)
+    with pytest.raises(ValueError, match=r"reset_mechanism must be one of \['subtract', 'value'\].*got unknown reset 'zero'"):
+        LIFBoxParameters(reset_mechanism="zero")
+    with pytest.raises(TypeError, match=r"reset_mechanism must be a reset name or a callable .* got int"):
+        LIFBoxParameters(reset_mechanism=3)
     with pytest.raises(ValueError, match=r"method must be one of .*got unknown surrogate 'nope'"):
         LIFBoxParameters(method="nope")
     with pytest.raises(ValueError, match=r"dt must be positive, got -0.001"):

@@ -99,7 +99,7 @@ def test_rest_state_has_the_threshold_at_v_th():
 
 
 def test_threshold_adaptation_slows_the_spikes_and_relaxes_back():
-    p = LSNNParameters(tau_adapt_inv=20.0, beta=0.5)
+    p = LSNNParameters(tau_adapt_inv=20.0, spike_increment=0.5)
     xs = jnp.concatenate([jnp.full((150, 1, 1), 0.6), jnp.zeros((250, 1, 1))])
     states, zs = jit_run(lambda x, s: lsnn_feed_forward_step(x, s, p), None, xs, record_states=True)
     intervals = np.diff(np.flatnonzero(np.asarray(zs[:150, 0, 0])))
@@ -107,7 +107,7 @@ def test_threshold_adaptation_slows_the_spikes_and_relaxes_back():
     b = np.asarray(states.b[:, 0, 0])
     assert b[149] > 1.5  # raised by the spikes
     assert abs(b[-1] - 1.0) < 0.01  # relaxed back to v_th (tau = 50 ms) once the input stops
-    # Default parameters (tau_adapt_inv = 1/800 per second): each spike raises b by beta for good.
+    # Default parameters (tau_adapt_inv = 1/800 per second): each spike raises b for good.
     states, zs = jit_run(lsnn_feed_forward_step, None, xs[:150], record_states=True)
     n = float(zs.sum())
     assert n >= 2

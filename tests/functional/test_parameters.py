@@ -61,7 +61,7 @@ def ref_lif_box(p, xs):
     def step(x, s):
         v = s["v"] + p["dt"] * p["tau_mem_inv"] * (x + p["v_leak"] - s["v"])
         z = (v > p["v_th"]).astype(float)
-        after = p["v_reset"] if p["reset_method"] == "value" else v - p["v_th"]
+        after = p["v_reset"] if p["reset_mechanism"] == "value" else v - p["v_th"]
         return z, {"v": np.where(z > 0, after, v)}
 
     return _euler(step, {"v": np.full(xs.shape[1], p["v_leak"])}, xs)
@@ -101,7 +101,8 @@ def ref_lsnn(p, xs):
         i = s["i"] - p["dt"] * p["tau_syn_inv"] * s["i"]
         b = s["b"] + p["dt"] * p["tau_adapt_inv"] * (p["v_th"] - s["b"])
         z = (v > b).astype(float)
-        return z, {"v": np.where(z > 0, p["v_reset"], v), "i": i + x, "b": b + p["beta"] * z}
+        b = b + p["spike_increment"] * z
+        return z, {"v": np.where(z > 0, p["v_reset"], v), "i": i + x, "b": b}
 
     n = xs.shape[1]
     rest = {"v": np.full(n, p["v_leak"]), "i": np.zeros(n), "b": np.full(n, p["v_th"])}
@@ -115,19 +116,19 @@ def ref_alif(p, xs):
         refrac = np.maximum(s["refrac"] - step_ms, 0.0)
         active = refrac == 0
         drive = p["resistance"] * np.where(active, x, 0.0)
-        integrated = p["rest_v"] + (s["v"] - p["rest_v"] - drive) * math.exp(
+        integrated = p["v_leak"] + (s["v"] - p["v_leak"] - drive) * math.exp(
             -step_ms / p["tc_membrane"]
         ) + drive
         v = np.where(active, integrated, s["v"])
-        z = (active & (v >= p["thresh_eq_v"] + s["theta"])).astype(float)
-        v = np.where(z > 0, p["reset_v"], v)
+        z = (active & (v >= p["v_th"] + s["theta"])).astype(float)
+        v = np.where(z > 0, p["v_reset"], v)
         refrac = np.where(z > 0, p["refrac_t"], refrac)
         decayed = s["theta"] * math.exp(-step_ms / p["tc_adaptation"])
         theta = np.where(refrac > 0, s["theta"], decayed) + p["spike_increment"] * z
         return z, {"v": v, "refrac": refrac, "theta": theta}
 
     n = xs.shape[1]
-    rest = {"v": np.full(n, p["rest_v"]), "refrac": np.zeros(n), "theta": np.zeros(n)}
+    rest = {"v": np.full(n, p["v_leak"]), "refrac": np.zeros(n), "theta": np.zeros(n)}
     return _euler(step, rest, xs)
 
 
@@ -137,7 +138,7 @@ def _ref_exponential(p, xs, adaptive):
         exp_term = p["delta_T"] * np.exp(np.minimum((s["v"] - p["v_th"]) / p["delta_T"], 20.0))
         drive = (p["v_leak"] - s["v"]) + exp_term + i_jump
         if adaptive:
-            a = s["a"] + p["dt"] * p["tau_ada_inv"] * (
+            a = s["a"] + p["dt"] * p["tau_adapt_inv"] * (
                 p["adaptation_current"] * (s["v"] - p["v_leak"]) - s["a"]
             )
             drive = drive - s["a"]
@@ -171,16 +172,16 @@ def ref_coba_lif(p, xs):
         g_e = g_e - p["dt"] * p["tau_syn_exc_inv"] * g_e
         g_i = g_i - p["dt"] * p["tau_syn_inh_inv"] * g_i
         drive = (
-            p["g_l"] * (p["v_rest"] - s["v"])
+            p["g_l"] * (p["v_leak"] - s["v"])
             + g_e * (p["e_rev_E"] - s["v"])
             + g_i * (p["e_rev_I"] - s["v"])
         )
         v = s["v"] + p["dt"] * p["c_m_inv"] * drive
-        z = (v > p["v_thresh"]).astype(float)
+        z = (v > p["v_th"]).astype(float)
         return z, {"v": np.where(z > 0, p["v_reset"], v), "g_e": g_e, "g_i": g_i}
 
     n = xs.shape[1]
-    rest = {"v": np.full(n, p["v_rest"]), "g_e": np.zeros(n), "g_i": np.zeros(n)}
+    rest = {"v": np.full(n, p["v_leak"]), "g_e": np.zeros(n), "g_i": np.zeros(n)}
     return _euler(step, rest, xs)
 
 
@@ -203,7 +204,7 @@ def _ref_snntorch(p, xs, synaptic):
     beta = min(max(p["beta"], 0.0), 1.0)
 
     def step(x, s):
-        reset = (s["mem"] > p["threshold"]).astype(float)
+        reset = (s["mem"] > p["v_th"]).astype(float)
         new = {}
         if synaptic:
             new["syn"] = min(max(p["alpha_syn"], 0.0), 1.0) * s["syn"] + x
@@ -211,16 +212,16 @@ def _ref_snntorch(p, xs, synaptic):
         else:
             drive = x
         if p["reset_mechanism"] == "subtract":
-            mem = beta * s["mem"] + drive - reset * p["threshold"]
+            mem = beta * s["mem"] + drive - reset * p["v_th"]
         elif synaptic:  # "zero" clears the new membrane (snnTorch's Synaptic)
             mem = (1 - reset) * (beta * s["mem"] + drive)
         else:  # "zero" in snnTorch's Leaky clears the previous membrane before it decays
             mem = beta * (1 - reset) * s["mem"] + drive
-        spikes = (mem > p["threshold"]).astype(float)
+        spikes = (mem > p["v_th"]).astype(float)
         if not p.get("reset_delay", True) and p["reset_mechanism"] != "none":
             # snnTorch's immediate reset, less the delayed one already applied.
             immediate = spikes - reset
-            mem = mem - immediate * (p["threshold"] if p["reset_mechanism"] == "subtract" else mem)
+            mem = mem - immediate * (p["v_th"] if p["reset_mechanism"] == "subtract" else mem)
         new["mem"] = mem
         return spikes, new
 
@@ -261,12 +262,12 @@ SCENARIOS = {
     ),
     "LIFBox": dict(
         params=dict(tau_mem_inv=120.0, v_leak=0.3, v_th=0.9, v_reset=-0.4),
-        ref=ref_lif_box, inputs=_inputs(1, 6.0), state=("v",), static=dict(reset_method="value"),
+        ref=ref_lif_box, inputs=_inputs(1, 6.0), state=("v",), static=dict(reset_mechanism="value"),
     ),
     "LIFBox-subtract": dict(
         params=dict(tau_mem_inv=120.0, v_leak=0.3, v_th=0.9),
         ref=ref_lif_box, inputs=_inputs(2, 6.0), state=("v",),
-        static=dict(reset_method="subtract"), model="LIFBox",
+        static=dict(reset_mechanism="subtract"), model="LIFBox",
     ),
     "IAF": dict(
         params=dict(v_th=0.8, v_reset=-0.3), ref=ref_iaf, inputs=_inputs(3, 0.4), state=("v",),
@@ -283,11 +284,11 @@ SCENARIOS = {
     ),
     "LSNN": dict(
         params=dict(tau_syn_inv=150.0, tau_mem_inv=80.0, tau_adapt_inv=20.0, v_leak=-0.2,
-                    v_th=0.7, v_reset=0.25, beta=0.3),
+                    v_th=0.7, v_reset=0.25, spike_increment=0.3),
         ref=ref_lsnn, inputs=_inputs(4, 2.0), state=("v", "i", "b"),
     ),
     "ALIF": dict(
-        params=dict(rest_v=-62.0, reset_v=-58.0, thresh_eq_v=-50.0, refrac_t=3.0,
+        params=dict(v_leak=-62.0, v_reset=-58.0, v_th=-50.0, refrac_t=3.0,
                     tc_membrane=50.0, tc_adaptation=40.0, spike_increment=0.4, resistance=1.5),
         ref=ref_alif, inputs=_inputs(5, 40.0), state=("v", "refrac", "theta"),
     ),
@@ -297,13 +298,13 @@ SCENARIOS = {
         ref=ref_lif_ex, inputs=_inputs(6, 1.5), state=("v", "i"),
     ),
     "LIFAdEx": dict(
-        params=dict(adaptation_current=3.0, adaptation_spike=0.5, delta_T=0.3, tau_ada_inv=20.0,
+        params=dict(adaptation_current=3.0, adaptation_spike=0.5, delta_T=0.3, tau_adapt_inv=20.0,
                     tau_syn_inv=150.0, tau_mem_inv=80.0, v_leak=-0.2, v_th=0.7, v_reset=0.25),
         ref=ref_lif_adex, inputs=_inputs(7, 2.0), state=("v", "i", "a"),
     ),
     "CobaLIF": dict(
         params=dict(tau_syn_exc_inv=30.0, tau_syn_inh_inv=50.0, c_m_inv=4.0, g_l=0.4,
-                    e_rev_I=-90.0, e_rev_E=50.0, v_rest=-25.0, v_reset=-60.0, v_thresh=-12.0),
+                    e_rev_I=-90.0, e_rev_E=50.0, v_leak=-25.0, v_reset=-60.0, v_th=-12.0),
         ref=ref_coba_lif, inputs=_inputs(8, 3.0, offset=-0.8), state=("v", "g_e", "g_i"),
     ),
     "Izhikevich": dict(
@@ -312,19 +313,19 @@ SCENARIOS = {
         ref=ref_izhikevich, inputs=_inputs(9, 20.0), state=("v", "u"),
     ),
     "Leaky": dict(
-        params=dict(beta=0.8, threshold=0.6), ref=ref_leaky, inputs=_inputs(10, 0.5),
+        params=dict(beta=0.8, v_th=0.6), ref=ref_leaky, inputs=_inputs(10, 0.5),
         state=("mem",), static=dict(reset_mechanism="subtract"),
     ),
     "Leaky-zero": dict(
-        params=dict(beta=0.8, threshold=0.6), ref=ref_leaky, inputs=_inputs(11, 0.5),
+        params=dict(beta=0.8, v_th=0.6), ref=ref_leaky, inputs=_inputs(11, 0.5),
         state=("mem",), static=dict(reset_mechanism="zero"), model="Leaky",
     ),
     "Leaky-immediate": dict(
-        params=dict(beta=0.8, threshold=0.6), ref=ref_leaky, inputs=_inputs(15, 0.5),
+        params=dict(beta=0.8, v_th=0.6), ref=ref_leaky, inputs=_inputs(15, 0.5),
         state=("mem",), static=dict(reset_mechanism="subtract", reset_delay=False), model="Leaky",
     ),
     "Leaky-zero-immediate": dict(
-        params=dict(beta=0.8, threshold=0.6), ref=ref_leaky, inputs=_inputs(16, 0.5),
+        params=dict(beta=0.8, v_th=0.6), ref=ref_leaky, inputs=_inputs(16, 0.5),
         state=("mem",), static=dict(reset_mechanism="zero", reset_delay=False), model="Leaky",
     ),
     "LI": dict(
@@ -332,11 +333,11 @@ SCENARIOS = {
         inputs=_inputs(17, 2.0), state=("v", "i"),
     ),
     "Synaptic": dict(
-        params=dict(alpha_syn=0.7, beta=0.85, threshold=0.6), ref=ref_synaptic,
+        params=dict(alpha_syn=0.7, beta=0.85, v_th=0.6), ref=ref_synaptic,
         inputs=_inputs(12, 0.2), state=("syn", "mem"), static=dict(reset_mechanism="subtract"),
     ),
     "Synaptic-zero": dict(
-        params=dict(alpha_syn=0.7, beta=0.85, threshold=0.6), ref=ref_synaptic,
+        params=dict(alpha_syn=0.7, beta=0.85, v_th=0.6), ref=ref_synaptic,
         inputs=_inputs(13, 0.2), state=("syn", "mem"), static=dict(reset_mechanism="zero"),
         model="Synaptic",
     ),
@@ -455,10 +456,10 @@ RESET_PAIRS = {
     "LIFBox": ("v_reset", "v_th"),
     "IAF": ("v_reset", "v_th"),
     "LSNN": ("v_reset", "v_th"),
-    "ALIF": ("reset_v", "thresh_eq_v"),
+    "ALIF": ("v_reset", "v_th"),
     "LIFEx": ("v_reset", "v_th"),
     "LIFAdEx": ("v_reset", "v_th"),
-    "CobaLIF": ("v_reset", "v_thresh"),
+    "CobaLIF": ("v_reset", "v_th"),
     "Izhikevich": ("c", "v_th"),
 }
 
@@ -516,16 +517,16 @@ def test_lif_refrac_checks_its_lif_parameters_and_rho_reset():
 def test_snntorch_resets_need_a_positive_threshold(model):
     cls = F.MODELS[model].parameters
     for mechanism in ("subtract", "zero"):
-        with pytest.raises(ValueError, match=rf"{cls.__name__}\.threshold must be positive, got 0.0"):
-            cls(threshold=0.0, reset_mechanism=mechanism)
-    assert cls(threshold=-1.0, reset_mechanism="none").threshold == -1.0  # no reset: any threshold
+        with pytest.raises(ValueError, match=rf"{cls.__name__}\.v_th must be positive, got 0.0"):
+            cls(v_th=0.0, reset_mechanism=mechanism)
+    assert cls(v_th=-1.0, reset_mechanism="none").v_th == -1.0  # no reset: any threshold
 
 
 def test_lif_box_subtract_needs_a_positive_threshold_and_ignores_v_reset():
     with pytest.raises(ValueError, match=r"LIFBoxParameters.v_th must be positive, got -0.5"):
-        F.LIFBoxParameters(v_th=-0.5, v_reset=-1.0, reset_method="subtract")
+        F.LIFBoxParameters(v_th=-0.5, v_reset=-1.0, reset_mechanism="subtract")
     # v_reset is unused by a subtracting reset, so it is not compared with v_th.
-    assert F.LIFBoxParameters(v_reset=3.0, reset_method="subtract").v_reset == 3.0
+    assert F.LIFBoxParameters(v_reset=3.0, reset_mechanism="subtract").v_reset == 3.0
 
 
 def test_gradients_and_optimizer_states_of_parameters_are_not_validated():

@@ -22,7 +22,7 @@ def _params(case, name):
     return SynapticParameters(
         alpha_syn=jnp.asarray(case["alpha_syn"], jnp.float32),
         beta=jnp.asarray(case["beta"], jnp.float32),
-        threshold=jnp.asarray(case["threshold"], jnp.float32),
+        v_th=jnp.asarray(case["threshold"], jnp.float32),  # snnTorch's threshold
         reset_mechanism=options[0],
         reset_delay="no_delay" not in options,
     )
@@ -43,7 +43,7 @@ def _compare(ref, states, zs, grads, p_grad):
     assert 0 < float(zs.mean()) < 1
     np.testing.assert_allclose(states.syn, ref["syn"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(states.mem, ref["mem"], rtol=1e-5, atol=1e-5)
-    grads = dict(grads, alpha_syn=p_grad.alpha_syn, beta=p_grad.beta, threshold=p_grad.threshold)
+    grads = dict(grads, alpha_syn=p_grad.alpha_syn, beta=p_grad.beta, threshold=p_grad.v_th)
     for name, value in grads.items():
         np.testing.assert_allclose(value, ref[f"grad_{name}"], rtol=1e-4, atol=1e-4, err_msg=name)
 

@@ -116,7 +116,7 @@ def test_gradients_equal_the_scan(model):
     def grads(xs, state, threshold, shift, dt):
         def loss(xs, state, threshold, shift, dt, detach, options):
             p = make_p(threshold)
-            p = p.replace(**{field: getattr(p, field) + shift for field in ("v_reset", "reset_v")
+            p = p.replace(**{field: getattr(p, field) + shift for field in ("v_reset",)
                              if hasattr(p, field)})
             return _loss(fn, xs, state, weights, p, dt, dict(options, detach_reset=detach))
 

@@ -31,7 +31,7 @@ def lif_node(**changes):
         (ALIFCell(), TypeError, "cannot export a ALIFCell: NIR has nodes for the models"),
         (nnx.Dropout(0.5), TypeError, "cannot export a Dropout; supported are nnx.Linear"),
         (LIFCell(dt=1e-4), ValueError, r"LIFCell.dt is 0.0001, expected dt=0.001"),
-        (LIFBoxCell(LIFBoxParameters(reset_method="subtract")), ValueError, "reset_method='value'"),
+        (LIFBoxCell(LIFBoxParameters(reset_mechanism="subtract")), ValueError, "reset_mechanism='value'"),
         (SequentialState(LIFCell(), return_hidden=True), ValueError, "return_hidden=True"),
         (LIFRecurrentCell(3, 4), ValueError, r"takes samples of shape \(3,\), got \(2,\)"),
     ],

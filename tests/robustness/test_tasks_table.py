@@ -19,6 +19,7 @@ import pytest
 from flax import nnx
 
 from spikejax import data
+from spikejax.data import _files  # private modules are importable, not package attributes
 from tests.robustness._table import Case, check, params
 
 
@@ -134,7 +135,7 @@ DATA_CASES = [
     Case("download timeout 0", lambda: data.download("mnist", timeout=0), ValueError,
          ("timeout must be a positive number", "got 0")),
     Case("fashion_mnist ships with the repository", lambda: data.find("fashion_mnist"),
-         ok=lambda folder: folder == data._files.repo_data_dir() / "fashion_mnist" or pytest.fail(str(folder))),
+         ok=lambda folder: folder == _files.repo_data_dir() / "fashion_mnist" or pytest.fail(str(folder))),
 ]
 
 OPTIONAL_CASES = [
