@@ -106,7 +106,7 @@ def test_kernel_taps_sum_to_the_weight_and_clip_the_position(kernel):
     assert int(jnp.argmax(jnp.abs(taps[:, 1, 0]))) == 0 and int(jnp.argmax(taps[:, 2, 0])) == 4
 
 
-@pytest.mark.parametrize("kernel", ["gaussian", "triangle"])
+@pytest.mark.parametrize("kernel", ["gaussian", pytest.param("triangle", marks=pytest.mark.slow)])
 def test_gradients_match_finite_differences_in_float64(kernel):
     with jax.enable_x64(True):
         x = jax.random.uniform(jax.random.key(11), (10, 2, 3), jnp.float64)

@@ -38,6 +38,7 @@ def test_only_the_gap_between_the_groups_tells_the_classes_apart():
     assert len(np.unique(first[:, 0])) > 10
 
 
+@pytest.mark.slow
 def test_every_channel_fires_as_often_in_every_class():
     batch = timing.timing_data(jax.random.key(1), 2000, noise_spikes=2)
     counts, labels = np.asarray(batch.inputs).sum(axis=0), np.asarray(batch.labels)
@@ -46,6 +47,7 @@ def test_every_channel_fires_as_often_in_every_class():
     assert np.abs(means - means.mean(axis=0)).max() < 0.05, means
 
 
+@pytest.mark.slow
 def test_jitter_moves_single_spikes_and_seeds_repeat():
     options = dict(channels=4, steps=60, min_gap=10, max_gap=30, noise_spikes=0)
     still = _spike_times(timing.timing_data(jax.random.key(2), 200, jitter=0, **options))
@@ -70,6 +72,7 @@ def test_data_errors_name_the_argument():
         timing.TimingNet(4, 4, 2, model="linear", rngs=nnx.Rngs(0)).rounded()
 
 
+@pytest.mark.slow
 def test_the_rounded_network_has_integer_delays_and_the_same_readout():
     net = timing.TimingNet(4, 6, 3, max_delay=8, rngs=nnx.Rngs(0))
     rounded = net.rounded()
