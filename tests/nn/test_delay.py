@@ -105,3 +105,12 @@ def test_errors_name_the_argument():
         DelayedLinear(3, 2, 4, weights=jnp.ones((2, 2)), rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="sigma must be positive"):
         set_delay_width(LearnableDelayedLinear(2, 2, 4, rngs=nnx.Rngs(0)), 0.0)
+
+
+def test_a_constant_input_given_with_steps_runs_as_the_broadcast_sequence():
+    net = SequentialState(DelayedLinear(3, 4, 5, rngs=nnx.Rngs(0)), Leaky())
+    x = jnp.full((2, 3), 2.0)
+    once, state = net(x, steps=7)
+    broadcast, _ = net(jnp.broadcast_to(x, (7, 2, 3)))
+    np.testing.assert_array_equal(once, broadcast)
+    assert state[0].shape == (4, 2, 3) and float(once.sum()) > 0
