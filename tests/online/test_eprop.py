@@ -29,6 +29,9 @@ MODELS = {
     # AdEx: subthreshold and spike-triggered adaptation current.
     "adex": (F.lif_adex_step, F.LIFAdExParameters(v_th=0.5, adaptation_spike=0.5, tau_ada_inv=50.0,
                                                     alpha=5.0), F.lif_adex_state, 6.0, 3.0),
+    # Izhikevich (mV, its own reset to c and recovery jump d).
+    "izhikevich": (F.izhikevich_recurrent_step, F.IzhikevichParameters(alpha=0.5), F.izhikevich_state,
+                   150.0, 30.0),
 }
 
 
