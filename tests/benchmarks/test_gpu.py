@@ -30,6 +30,7 @@ def test_tiny_run_checks_every_model_and_writes_every_part(tmp_path):
     assert summary["complete"] is True and summary["epochs_run"] == 1
     assert summary["test_accuracy"] == row["test_accuracy"]
     assert set(written["part_seconds"]) == {"check", "layer n=64", "neuron n=64", "mnist"}
+    assert written["within_budget"] == {"budget_seconds": 480, "met": None}  # judged on a GPU only
 
 
 def test_a_failing_mnist_epoch_is_raised_after_the_kernel_figures_are_written(tmp_path, monkeypatch):
