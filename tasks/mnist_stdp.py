@@ -5,7 +5,7 @@
     python -m tasks.mnist_stdp --batch-size 20 --learning-batch 20   # the quickstart's batching
     python -m tasks.mnist_stdp --smoke              # a few hundred images, 16 neurons (CI)
 
-The network has the numbers of Inferno's quickstart (``shared/reference/inferno-quickstart.md``):
+The network has the numbers of Inferno's quickstart (its documentation's "Quickstart" page):
 input spikes at ``pixel / 255 * 128`` Hz for 250 steps of 1 ms; ``enc2exc`` all-to-all with
 ``DeltaCurrent(100)``, weights uniform in [0, 0.3), rows L1-normalised to 78.4; excitatory ALIF
 neurons (``ALIFParameters.excitatory()``: rest -65, reset -60, threshold -52 mV, refractory 5 ms,
