@@ -25,7 +25,7 @@ def test_tiny_run_checks_every_model_and_writes_every_part(tmp_path):
     row = written["mnist"]
     assert "error" not in row, row
     assert row["epoch_seconds"] > 0 and 0.0 <= row["test_accuracy"] <= 1.0
-    assert row["batch_size"] == 16 and row["train_limit"] == 64 and row["test_limit"] == 32
+    assert row["batch_size"] == 32 and row["train_limit"] == 64 and row["test_limit"] == 32
     summary = json.loads((tmp_path / "gpu_mnist_tiny.json").read_text())
     assert summary["complete"] is True and summary["epochs_run"] == 1
     assert summary["test_accuracy"] == row["test_accuracy"]
