@@ -27,6 +27,7 @@ from .loss import *  # noqa: F401,F403
 from .regularize import *  # noqa: F401,F403
 from .encode import *  # noqa: F401,F403
 from .decode import *  # noqa: F401,F403
+from .delay import *  # noqa: F401,F403
 from .alif import *  # noqa: F401,F403
 from . import plasticity  # noqa: F401
 
