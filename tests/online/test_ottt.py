@@ -87,6 +87,7 @@ def relative_error(a, b):
     return float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b))
 
 
+@pytest.mark.slow
 def test_ottt_equals_its_definition_and_differs_from_bptt():
     weights, xs, targets = problem()
     result = ottt_gradients(weights, xs, targets, steps=STEPS, loss_step=squared_error, trace_decay=DECAY)
