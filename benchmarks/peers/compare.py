@@ -46,7 +46,7 @@ from spikejax.nn import Leaky, Lift, SequentialState
 
 HERE = pathlib.Path(__file__).resolve().parent
 LIBRARIES = {"norse": "torch", "snntorch": "torch", "spikingjelly": "torch", "spyx": "spyx"}
-LEAKY = LeakyParameters(beta=0.9, threshold=1.0, reset_mechanism="subtract", method="super", alpha=100.0)
+LEAKY = LeakyParameters(beta=0.9, v_th=1.0, reset_mechanism="subtract", method="super", alpha=100.0)
 # In this process, next to spikejax: the same layer hand-written as one lax.scan in plain JAX,
 # so that what spikejax's module path costs shows apart from what the computation costs.
 REFERENCE = "lax.scan (plain)"
@@ -81,9 +81,9 @@ def plain_scan_calls(model: str, w, x) -> dict:
 
     def leaky(currents):
         def step(mem, current):
-            reset = jax.lax.stop_gradient(_spike(mem - LEAKY.threshold))
-            mem = LEAKY.beta * mem + current - reset * LEAKY.threshold
-            return mem, _spike(mem - LEAKY.threshold)
+            reset = jax.lax.stop_gradient(_spike(mem - LEAKY.v_th))
+            mem = LEAKY.beta * mem + current - reset * LEAKY.v_th
+            return mem, _spike(mem - LEAKY.v_th)
 
         return jax.lax.scan(step, jnp.zeros_like(currents[0]), currents)[1]
 
