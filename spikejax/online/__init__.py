@@ -3,7 +3,8 @@
 * e-prop (Bellec et al. 2020) for a recurrent layer and its leaky readout, derived from any
   model's recurrent step by forward-mode differentiation (:func:`eprop_gradients`,
   :func:`make_eprop_train_step`);
-* OTTT (Xiao et al. 2022) for feed-forward layers (:func:`ottt_gradients`);
+* OTTT (Xiao et al. 2022) for feed-forward layers (:func:`ottt_gradients`,
+  :func:`make_ottt_train_step` for a :class:`SpikingStack`);
 * truncated BPTT, the baseline (:func:`truncated_bptt`, :func:`make_tbptt_train_step`).
 
 Example:
@@ -20,10 +21,11 @@ Example:
 """
 
 from ._eprop import EpropResult, EpropState, eprop_gradients, eprop_init, eprop_step, li_readout
-from ._ottt import OTTTResult, ottt_gradients
+from ._ottt import OTTTResult, SpikingStack, make_ottt_train_step, ottt_gradients
 from ._train import RecurrentReadout, make_eprop_train_step, make_tbptt_train_step, truncated_bptt
 
 __all__ = [
     "EpropResult", "EpropState", "eprop_gradients", "eprop_init", "eprop_step", "li_readout",
-    "OTTTResult", "ottt_gradients", "RecurrentReadout", "make_eprop_train_step", "make_tbptt_train_step", "truncated_bptt",
+    "OTTTResult", "ottt_gradients", "SpikingStack", "make_ottt_train_step",
+    "RecurrentReadout", "make_eprop_train_step", "make_tbptt_train_step", "truncated_bptt",
 ]

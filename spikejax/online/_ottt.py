@@ -18,12 +18,18 @@ the membrane, which is what OTTT keeps of the temporal dependencies.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any, Callable, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
-__all__ = ["OTTTResult", "ottt_gradients"]
+from spikejax._steps import _check_batch
+from ._train import _default_split, _finish, _jitted
+
+__all__ = ["OTTTResult", "ottt_gradients", "SpikingStack", "make_ottt_train_step"]
 
 
 class OTTTResult(NamedTuple):
@@ -120,3 +126,105 @@ def ottt_gradients(weights: Sequence[jax.Array], xs: jax.Array, targets: Any, *,
     init = (states, traces, jnp.zeros((), xs.dtype), [jnp.zeros_like(w) for w in weights])
     (states, _, loss, grads), outputs = jax.lax.scan(body, init, (xs, targets))
     return OTTTResult(loss, grads, states, outputs)
+
+
+class SpikingStack(nnx.Module):
+    """Feed-forward layers, each a weight matrix (no bias) and a neuron cell: what OTTT trains.
+
+    ``__call__(xs) -> outputs``: ``xs`` ``(T, B, sizes[0])`` runs through ``s @ W_l.T`` and the
+    ``l``-th cell's feed-forward step at every step; the outputs are the last cell's ``(T, B,
+    sizes[-1])`` (spikes, or voltages for a leaky-integrator readout such as ``LICell``).
+
+    Args:
+        sizes: ``(inputs, hidden..., outputs)``.
+        cells: one cell of :mod:`spikejax.nn` per layer (``LIFCell()``, ..., ``LICell()``).
+        rngs: ``nnx.Rngs`` for the weights (normal, standard deviation ``sqrt(2 / inputs)``).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from spikejax.nn import LICell, LIFCell
+        >>> net = SpikingStack((3, 8, 2), [LIFCell(), LICell()], rngs=nnx.Rngs(0))
+        >>> net(jnp.ones((10, 4, 3))).shape
+        (10, 4, 2)
+    """
+
+    def __init__(self, sizes, cells, *, rngs: nnx.Rngs):
+        sizes = tuple(sizes)
+        if len(sizes) < 2 or len(cells) != len(sizes) - 1:
+            raise ValueError(f"sizes must list inputs and each layer's outputs, one layer per cell: got "
+                             f"sizes {sizes} and {len(cells)} cells")
+        for cell in cells:
+            if not hasattr(getattr(cell, "model", None), "feed_forward_step"):
+                raise TypeError(f"cells must be neuron cells of spikejax.nn (LIFCell, LICell, ...), got "
+                                f"{type(cell).__name__}")
+        self.weights = nnx.List([
+            nnx.Param(jax.random.normal(rngs.params(), (n_out, n_in)) * math.sqrt(2.0 / n_in))
+            for n_in, n_out in zip(sizes[:-1], sizes[1:])])
+        self.cells = nnx.List(list(cells))
+
+    def steps(self) -> list:
+        """Each layer's step ``(current, state) -> (output, state)`` with its cell's parameters."""
+        def bind(cell):
+            options = {} if getattr(cell, "detach_reset", None) is None else {"detach_reset": cell.detach_reset}
+            return functools.partial(_feed_forward, cell.model.feed_forward_step, cell.parameters, cell.dt, options)
+        return [bind(cell) for cell in self.cells]
+
+    def __call__(self, xs: jax.Array) -> jax.Array:
+        steps = self.steps()
+        weights = [w[...] for w in self.weights]
+        xs = xs.astype(weights[0].dtype)
+        states = [step(jnp.zeros(xs.shape[1:-1] + (w.shape[0],), xs.dtype), None)[1]
+                  for w, step in zip(weights, steps)]
+
+        def body(states, x):
+            new, s = [], x
+            for w, step, state in zip(weights, steps, states):
+                s, state = step(s @ w.T, state)
+                new.append(state)
+            return new, s
+
+        return jax.lax.scan(body, states, xs)[1]
+
+
+def _feed_forward(step, p, dt, options, current, state):
+    return step(current, state, p, dt, **options)
+
+
+def make_ottt_train_step(loss_step: Callable, *, trace_decay: float, split_batch: Callable = _default_split,
+                         metrics_fn: Optional[Callable] = None, jit: bool = True) -> Callable:
+    """Build ``train_step(model, optimizer, batch) -> metrics`` that trains a
+    :class:`SpikingStack` with OTTT (:func:`~spikejax.online.ottt_gradients`), one update per batch.
+
+    Args:
+        loss_step: ``loss_step(output, target) -> scalar`` of one step's last output.
+        trace_decay: the presynaptic traces' decay per step (the membrane's, e.g.
+            ``1 - dt * tau_mem_inv``).
+        split_batch, metrics_fn, jit: as in :func:`make_eprop_train_step`.
+
+    Example:
+        >>> import jax.numpy as jnp, optax
+        >>> from flax import nnx
+        >>> from spikejax.nn import LICell, LIFCell
+        >>> net = SpikingStack((3, 8, 2), [LIFCell(), LICell()], rngs=nnx.Rngs(0))
+        >>> optimizer = nnx.Optimizer(net, optax.adam(1e-2), wrt=nnx.Param)
+        >>> step = make_ottt_train_step(lambda y, t: jnp.sum((y - t) ** 2), trace_decay=0.9)
+        >>> metrics = step(net, optimizer, (jnp.ones((10, 4, 3)), jnp.ones((10, 4, 2))))
+        >>> sorted(metrics), int(optimizer.step[...])
+        (['loss', 'nonfinite'], 1)
+    """
+    if not callable(loss_step):
+        raise TypeError(f"loss_step must be a function (output, target) -> scalar, got {type(loss_step).__name__}")
+
+    def train_step(model, optimizer, batch):
+        _check_batch(batch)
+        xs, targets = split_batch(batch)
+        result = ottt_gradients([w[...] for w in model.weights], xs, targets, steps=model.steps(),
+                                loss_step=loss_step, trace_decay=trace_decay)
+        grads = jax.tree_util.tree_map(jnp.zeros_like, nnx.state(model, nnx.Param))
+        for index, grad in enumerate(result.grads):
+            grads["weights"][index][...] = grad
+        optimizer.update(model, grads)
+        return _finish(model, optimizer, result.loss, result.outputs, grads, batch, metrics_fn)
+
+    return _jitted(train_step, jit)

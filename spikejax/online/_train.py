@@ -360,3 +360,4 @@ def make_tbptt_train_step(loss_step: Callable, *, window: int, update_each_windo
         return _finish(model, optimizer, loss, ys, grads, batch, metrics_fn)
 
     return _jitted(train_step, jit)
+

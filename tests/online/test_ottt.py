@@ -120,3 +120,31 @@ def test_ottt_errors_name_the_argument():
                        trace_decay=DECAY)
     with pytest.raises(ValueError, match="weights and steps must be lists of the same positive length"):
         ottt_gradients(weights, xs, targets, steps=STEPS[:2], loss_step=squared_error, trace_decay=DECAY)
+
+
+def test_ottt_train_step_applies_the_ottt_gradient():
+    import optax
+    from flax import nnx
+
+    from spikejax.nn import LICell, LIFCell
+    from spikejax.online import SpikingStack, make_ottt_train_step
+
+    net = SpikingStack((4, 6, 3), [LIFCell(P), LICell()], rngs=nnx.Rngs(0))
+    weights = [w[...] * 2.0 for w in net.weights]
+    for param, value in zip(net.weights, weights):
+        param[...] = value
+    keys = jax.random.split(jax.random.key(1), 2)
+    xs = jax.random.bernoulli(keys[0], 0.5, (8, B, 4))
+    targets = jax.random.normal(keys[1], (8, B, 3))
+    steps = net.steps()
+    expected = ottt_gradients(weights, xs, targets, steps=steps, loss_step=squared_error, trace_decay=DECAY)
+    assert float(jnp.abs(expected.grads[0]).sum()) > 0
+    np.testing.assert_allclose(net(xs), expected.outputs, rtol=1e-6)
+    optimizer = nnx.Optimizer(net, optax.sgd(0.1), wrt=nnx.Param)
+    step = make_ottt_train_step(squared_error, trace_decay=DECAY, jit=False)
+    metrics = step(net, optimizer, {"x": xs, "target": targets})
+    np.testing.assert_allclose(metrics["loss"], expected.loss, rtol=1e-6)
+    for param, w, g in zip(net.weights, weights, expected.grads):
+        np.testing.assert_allclose(param[...], w - 0.1 * g, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="cells must be neuron cells of spikejax.nn"):
+        SpikingStack((4, 3), [nnx.Linear(4, 3, rngs=nnx.Rngs(0))], rngs=nnx.Rngs(0))
