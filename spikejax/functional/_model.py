@@ -12,6 +12,7 @@ models validate alike.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import operator
 import weakref
@@ -170,6 +171,8 @@ def _add_aliases(cls: type) -> None:
     signature = inspect.signature(init)
     order = [q.name for q in signature.parameters.values()][1:]  # without self
 
+    # wraps: the annotations resolve in the model's module (documentation tools read them).
+    @functools.wraps(init)
     def __init__(self, *args, **kwargs):
         init(self, *args, **_canonical(cls, kwargs, tuple(order[: len(args)])))
 
@@ -180,8 +183,6 @@ def _add_aliases(cls: type) -> None:
     __init__.__signature__ = signature.replace(
         parameters=list(signature.parameters.values()) + extra
     )
-    __init__.__doc__ = init.__doc__
-    __init__.__qualname__ = init.__qualname__
     cls.__init__ = __init__
 
 
