@@ -95,6 +95,9 @@ COMMANDS = {
     # The CIFAR-10 archive is not in the repository: the smoke run reads a small archive in its
     # format (tests/conftest.py), which is not the published file (hence --no-verify).
     "python -m tasks.cifar10": {"smoke": ["--data-dir", "{cifar}", "--no-verify"], "smoke_slow": True, "full": True},
+    # SHD cannot be shipped: the smoke run generates a small file in its format.
+    "python -m tasks.shd": {"smoke": [], "smoke_slow": True, "full": True},
+    "python -m tasks.timing --model delay": {"smoke": [], "smoke_slow": True, "full": True},
 }
 
 
@@ -208,6 +211,14 @@ def test_readme_task_command_runs_in_full(line, tmp_path):
             find("cifar10")
         except FileNotFoundError:
             pytest.skip("the CIFAR-10 archive is not on this machine (see README.md, Data)")
+    if "tasks.shd" in line:
+        sys.path.insert(0, str(REPO))
+        from spikejax.data._event_files import find_event_files
+
+        try:
+            find_event_files("shd", "train")
+        except FileNotFoundError:
+            pytest.skip("the Spiking Heidelberg Digits are not on this machine (see README.md, Data)")
     for part in _python_parts(line):  # runs/ lands in tmp_path
         _run([sys.executable, *part[1:]], cwd=tmp_path, env=_env(), timeout=6 * 3600)
 

@@ -68,8 +68,8 @@ def test_to_nir_rejects_convolutions_nir_cannot_express():
 
 
 def test_from_nir_names_unsupported_nodes():
-    with pytest.raises(TypeError, match="NIR node 'graph' of type Delay"):
-        from_nir(nir.Delay(delay=ONE))
+    with pytest.raises(TypeError, match="NIR node 'graph' of type I"):
+        from_nir(nir.I(r=ONE))
     graph = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([2])), "integrator": nir.I(r=ONE),
                "output": nir.Output(np.array([2]))},

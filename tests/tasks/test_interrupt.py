@@ -173,7 +173,7 @@ def test_the_message_names_the_last_epoch_and_the_resume_command(tmp_path):
 
 def test_every_task_has_help_and_smoke():
     tasks = sorted(p.stem for p in (REPO / "tasks").glob("*.py") if not p.stem.startswith("_"))
-    assert tasks == ["cartpole", "cifar10", "memory", "mnist", "mnist_stdp", "quickstart"]
+    assert tasks == ["cartpole", "cifar10", "memory", "mnist", "mnist_stdp", "quickstart", "shd", "timing"]
     for name in tasks:
         module = __import__(f"tasks.{name}", fromlist=["build_parser"])
         text = module.build_parser().format_help()
