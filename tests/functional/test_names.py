@@ -159,3 +159,12 @@ def test_modules_take_the_alias_as_a_learnable_name():
     assert cell.learnable == ("v_th",) and float(cell.v_th[...]) == 1.0
     with pytest.raises(ValueError, match=r"learnable names 'thresh'"):
         MODULES["Leaky"]["Cell"](learnable=("thresh",))
+
+
+@pytest.mark.parametrize("model", sorted(ALIASES))
+def test_the_constructor_annotations_still_resolve(model):
+    # Documentation tools read the wrapped constructor's annotations in the model's module.
+    import typing
+
+    hints = typing.get_type_hints(MODELS[model].parameters.__init__)
+    assert {f.name for f in dataclasses.fields(MODELS[model].parameters)} <= set(hints)
