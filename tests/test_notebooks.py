@@ -87,3 +87,15 @@ def test_saved_notebook_holds_its_outputs(path):
     )
     size = path.stat().st_size
     assert size < MAX_BYTES, f"{path.name} is {size / 1e6:.2f} MB (limit {MAX_BYTES / 1e6:.1f} MB)"
+
+
+def test_notebooks_install_from_the_repository_that_pyproject_names():
+    import json
+    import re
+    import tomllib
+
+    urls = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]
+    for path in PATHS:
+        source = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        found = re.findall(r'SPIKEJAX_URL = "git\+([^"]+)"', source)
+        assert found == [urls["Repository"]], (path.name, found)
