@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--channels", type=int, nargs=4, default=None, help="channels of the four convolutions "
         "(default 64 128 256 256; 8 8 16 16 with --smoke)")
     add("--neuron", choices=sorted(NEURONS), default="lif", help="spiking neuron model")
-    add("--surrogate", default="atan", help="surrogate gradient (see spikejax.functional.threshold)")
+    add("--surrogate", default="atan", help="surrogate gradient (spikejax.functional.surrogate_names())")
     add("--alpha", type=float, default=2.0, help="surrogate sharpness")
     add("--tau-mem-inv", type=float, default=100.0, help="inverse membrane time constant (1/s)")
     add("--tau-syn-inv", type=float, default=200.0, help="inverse synaptic time constant (1/s)")

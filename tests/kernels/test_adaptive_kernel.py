@@ -73,7 +73,7 @@ CASES = {
     # max(., 0) has a kink whose split subgradient hangs on whether XLA fuses the subtraction of
     # an array dt * 1000 into an FMA (then it misses 0 by 5e-8), which differs between programs.
     "ALIF": (alif_sequence, _alif_inputs,
-             lambda a: ALIFParameters(thresh_eq_v=a, tc_membrane=50.0 - a, refrac_t=4.5),
+             lambda a: ALIFParameters(v_th=a, tc_membrane=50.0 - a, refrac_t=4.5),
              jnp.linspace(-53.0, -51.0, N)),
 }
 

@@ -120,7 +120,7 @@ def test_other_models_match_their_scan():
     cases = [
         (li_sequence, LIParameters(), xs),
         (iaf_sequence, IAFParameters(v_th=jnp.linspace(0.5, 1.5, N)), xs),
-        (lif_box_sequence, LIFBoxParameters(reset_method="subtract"), 10 * xs),
+        (lif_box_sequence, LIFBoxParameters(reset_mechanism="subtract"), 10 * xs),
     ]
 
     @jax.jit
@@ -179,9 +179,9 @@ def test_bfloat16_runs_without_nan():
         (lif_sequence, lambda th: LIFParameters(v_th=th, method="tanh"), {"detach_reset": True}),
         (li_sequence, lambda th: LIParameters(v_leak=th), {}),
         (iaf_sequence, lambda th: IAFParameters(v_th=th), {}),
-        (lif_box_sequence, lambda th: LIFBoxParameters(v_th=th, reset_method="subtract"), {}),
+        (lif_box_sequence, lambda th: LIFBoxParameters(v_th=th, reset_mechanism="subtract"), {}),
         (lsnn_sequence, lambda th: LSNNParameters(v_th=th), {}),
-        (alif_sequence, lambda th: ALIFParameters(thresh_eq_v=th - 53.0, tc_membrane=th + 99.0), {}),
+        (alif_sequence, lambda th: ALIFParameters(v_th=th - 53.0, tc_membrane=th + 99.0), {}),
     ],
 )
 def test_kernels_lower_to_triton_for_cuda(monkeypatch, fn, p, options):
