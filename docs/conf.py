@@ -100,16 +100,12 @@ mathjax_path = "mathjax/tex-chtml.js"
 # base classes are shown as their nearest public ancestor (_public_bases).
 # Names that cannot link, each for its reason:
 nitpick_ignore = [
-    # A private alias of Callable[[x, alpha], dx] in surrogate signatures; Surrogate describes it.
-    ("py:class", "GradFn"),
     # NIR has no intersphinx inventory among the projects below.
     ("py:class", "nir.ir.graph.NIRGraph"),
 ]
 nitpick_ignore_regex = [
     # Type variables (integrate.run's State) have no page of their own.
     ("py:class", r"spikejax\.[\w.]+\.State"),
-    # spikejax.online has no API page yet (the tasks page names its classes).
-    (r"py:.*", r"spikejax\.online\..*"),
 ]
 
 extensions.append("sphinx.ext.intersphinx")
@@ -149,6 +145,7 @@ INTERSPHINX_TABLE = {
         "flax.nnx.Rngs": ("class", "api_reference/flax.nnx/rnglib.html"),
         "flax.nnx.Param": ("class", "api_reference/flax.nnx/variables.html"),
         "flax.nnx.Variable": ("class", "api_reference/flax.nnx/variables.html"),
+        "flax.nnx.State": ("class", "api_reference/flax.nnx/state.html"),
     }),
     "optax": ("https://optax.readthedocs.io/en/latest/", {
         "optax.GradientTransformation": ("class", "api/transformations.html"),
@@ -403,8 +400,18 @@ def _resolve_by_object(app, env, node, contnode):
         if public is not None:
             node["reftarget"] = public  # intersphinx, which runs next, resolves it
             return None
+    if "." not in target and _is_private_alias(target):
+        return contnode  # shown as written, unlinked
     node["reftarget"] = target
     return None
+
+
+def _is_private_alias(name: str) -> bool:
+    """Whether ``name`` is a type alias that a spikejax module defines without documenting it
+    (``GradFn``, ``ResetMethod``: shorthands for a ``Callable`` signature in annotations); the
+    arguments that use them describe what they accept."""
+    modules = [module for key, module in list(sys.modules.items()) if key.startswith("spikejax")]
+    return any(typing.get_origin(getattr(module, name, None)) is not None for module in modules)
 
 
 #: Reprs that Python gives defaults and that mean nothing on a page, and what to show instead.

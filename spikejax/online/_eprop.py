@@ -214,7 +214,8 @@ def eprop_step(params: dict, carry: EpropState, x: jax.Array, target: Any, *, st
         target: this step's target, passed to ``loss_step``.
         step: the layer's recurrent step ``(x, state, W_in, W_rec, p, dt) -> (z, state)``; bind
             options such as ``detach_reset`` with ``functools.partial``.
-        p, dt: the neuron parameters and the step in seconds.
+        p: the neuron parameters.
+        dt: the integration step in seconds.
         loss_step: ``loss_step(y, target) -> scalar``, the loss of this step's readout ``(B, K)``.
         readout_step: the readout ``(u, state) -> (y, state)`` (default :func:`li_readout`).
         feedback: ``(K, H)``, a fixed matrix that carries the error back in place of the readout
@@ -328,8 +329,13 @@ def eprop_gradients(params: dict, xs: jax.Array, targets: Any, *, step: Callable
         params: the weights, see :func:`eprop_step`.
         xs: inputs ``(T, B, I)``, time-major.
         targets: a pytree of arrays with leading axis ``T``.
-        step, p, dt, loss_step, readout_step, feedback: as in :func:`eprop_step` (``p=None``:
-            the defaults of the model whose recurrent step ``step`` is).
+        step: the layer's recurrent step, as in :func:`eprop_step`.
+        p: the neuron parameters; ``None``: the defaults of the model whose recurrent step
+            ``step`` is.
+        dt: the integration step in seconds.
+        loss_step: ``loss_step(y, target) -> scalar``, the loss of one step's readout.
+        readout_step: the readout ``(u, state) -> (y, state)`` (default :func:`li_readout`).
+        feedback: ``(K, H)`` random feedback matrix, or ``None`` for symmetric feedback.
         state: an :class:`EpropState` to continue from (a previous result's ``state``).
         neuron_state: without ``state``, the layer's initial state (default: the rest state
             of the model whose recurrent step ``step`` is).

@@ -200,7 +200,9 @@ def make_ottt_train_step(loss_step: Callable, *, trace_decay: float, split_batch
         loss_step: ``loss_step(output, target) -> scalar`` of one step's last output.
         trace_decay: the presynaptic traces' decay per step (the membrane's, e.g.
             ``1 - dt * tau_mem_inv``).
-        split_batch, metrics_fn, jit: as in :func:`make_eprop_train_step`.
+        split_batch: ``batch -> (xs, targets)``, as in :func:`make_eprop_train_step`.
+        metrics_fn: ``metrics_fn(ys, batch) -> dict`` of extra metrics (optional).
+        jit: wrap the step in one ``nnx.jit``.
 
     Example:
         >>> import jax.numpy as jnp, optax

@@ -306,7 +306,11 @@ def make_tbptt_train_step(loss_step: Callable, *, window: int, update_each_windo
     flows back through that window only. Memory grows with ``window``, not with the sequence.
 
     Args:
-        loss_step, split_batch, metrics_fn, jit: as in :func:`make_eprop_train_step`.
+        loss_step: ``loss_step(y, target) -> scalar``, the loss of one step's readout, as in
+            :func:`make_eprop_train_step`.
+        split_batch: ``batch -> (xs, targets)``, as in :func:`make_eprop_train_step`.
+        metrics_fn: ``metrics_fn(ys, batch) -> dict`` of extra metrics (optional).
+        jit: wrap the step in one ``nnx.jit``.
         window: steps per window; must divide the sequence length.
         update_each_window: apply the optimizer after every window (else once per batch).
 

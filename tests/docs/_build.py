@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The command, from the repository root; OUT is replaced by the output folder.
-BUILD_COMMAND = ("-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "docs", "OUT")
+BUILD_COMMAND = ("-m", "sphinx", "-n", "-W", "--keep-going", "-q", "-b", "html", "docs", "OUT")
 
 
 @dataclasses.dataclass(frozen=True)
