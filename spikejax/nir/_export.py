@@ -20,14 +20,15 @@ from ..nn.sequential import Lift, SequentialState
 from ._delay import DELAY_MODULES, delay_to_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, nir_shape, to_nir_layout
-from ._neurons import check_convention, neuron_to_nir
+from ._neurons import DISCRETE_MODELS, check_convention, neuron_to_nir
 from ._shapes import check_finite
 
 __all__ = ["to_nir"]
 
 SUPPORTED_MODULES = (
     "nnx.Linear, nnx.Conv (1-d and 2-d), spikejax.nir.Flatten, SumPool2d, AvgPool2d, Scale, "
-    "Threshold, the cells and layers of LIF, LIFBox, LI and IAF (and their recurrent forms), "
+    "Threshold, the cells and layers of LIF, LIFBox, LI, IAF, Leaky and Synaptic (and their "
+    "recurrent forms), "
     "LILinearCell, AxonalDelay, AxonalDelayCell, DelayedLinear, SequentialState, Lift and spikejax.nir.Graph"
 )
 _FEED_FORWARD = (NeuronCell, NeuronLayer)
@@ -123,6 +124,8 @@ class _Exporter:
         return tuple(jax.eval_shape(module, x).shape[1:])
 
     def check_dt(self, module) -> None:
+        if getattr(getattr(module, "model", None), "name", None) in DISCRETE_MODELS:
+            return  # snnTorch's models are per step: the graph's dt sets their time constants
         if not math.isclose(module.dt, self.dt, rel_tol=1e-9):
             raise ValueError(
                 f"{type(module).__name__}.dt is {module.dt}, expected dt={self.dt} (the dt given "

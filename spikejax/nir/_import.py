@@ -15,7 +15,7 @@ from ..nn.sequential import Lift, SequentialState
 from ._delay import delay_from_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, from_nir_layout
-from ._neurons import NEURON_NODES, check_convention, neuron_from_nir
+from ._neurons import NEURON_NODES, SNNTORCH_DT, check_convention, neuron_from_nir
 from ._shapes import check_finite, check_graph, check_structure
 
 __all__ = ["from_nir"]
@@ -59,8 +59,9 @@ def _chain(names, edges, inputs, outputs) -> Optional[list[str]]:
 
 
 class _Importer:
-    def __init__(self, dt: float, convention: str, method: SurrogateLike, alpha):
+    def __init__(self, dt: float, convention: str, method: SurrogateLike, alpha, snntorch: bool = False):
         self.dt, self.convention, self.method, self.alpha = dt, convention, method, alpha
+        self.snntorch = snntorch
 
     def modules(self, node: Any, name: Optional[str]) -> list:
         """The modules of one node, in order (a neuron may need a Scale before it); ``name``
@@ -70,7 +71,8 @@ class _Importer:
         label = "graph" if name is None else name
         check_finite(node, label)
         if isinstance(node, NEURON_NODES):
-            gain, cell = neuron_from_nir(node, label, self.dt, self.convention, self.method, self.alpha)
+            gain, cell = neuron_from_nir(node, label, self.dt, self.convention, self.method, self.alpha,
+                                         self.snntorch)
             return [cell] if gain is None else [Scale(gain), cell]
         return [self.layer(node, label)]
 
@@ -172,11 +174,12 @@ class _Importer:
 def from_nir(
     graph: Any,
     *,
-    dt: float = 1e-3,
+    dt: Optional[float] = None,
     convention: str = "spec",
     method: SurrogateLike = "super",
     alpha: Optional[float] = None,
     sequence: bool = False,
+    snntorch: bool = False,
 ):
     """Build spikejax modules from a NIR graph (see :mod:`spikejax.nir` for the conversions).
 
@@ -191,13 +194,19 @@ def from_nir(
     Args:
         graph: a ``nir.NIRGraph`` (from ``nir.read``, say) or a single NIR node.
         dt: the integration step in seconds (more exactly: in the unit of the graph's time
-            constants).
+            constants); ``None`` is ``1e-3``, or ``1e-4`` with ``snntorch=True``.
         convention: ``"spec"`` (NIR's equations, the default) or ``"norse"`` for graphs
             written by Norse 1.1, whose time constants are ``dt`` times too small.
         method: the surrogate gradient of the spiking neurons (NIR has none).
         alpha: the surrogate's sharpness; ``None`` takes the method's default.
         sequence: wrap the result in :class:`~spikejax.nn.Lift`, so that it takes a whole
             sequence ``(T, B, ...)`` and returns ``(outputs, state)``.
+        snntorch: read ``LIF`` and ``CubaLIF`` nodes as snnTorch 1.0's ``import_from_nir``
+            does: as :class:`~spikejax.nn.LeakyCell` and :class:`~spikejax.nn.SynapticCell`
+            with ``beta = 1 - dt / tau_mem``, ``alpha_syn = 1 - dt / tau_syn``, the input gain
+            divided out of ``v_th``, ``reset_mechanism="zero"`` and ``reset_delay=False`` (they
+            need ``v_leak = v_reset = 0``); ``dt`` defaults to snnTorch's ``1e-4``. Other nodes
+            read as without it. Needs ``convention="spec"``.
 
     Returns:
         An NNX module.
@@ -237,10 +246,19 @@ def from_nir(
     """
     if not isinstance(graph, nir.NIRNode):
         raise TypeError(f"graph must be a nir.NIRGraph or another NIR node, got {type(graph).__name__}")
+    if not isinstance(snntorch, bool):
+        raise TypeError(f"snntorch must be a bool, got {type(snntorch).__name__}")
+    if snntorch and convention != "spec":
+        raise ValueError(
+            f"snntorch=True reads snnTorch's graphs, which follow NIR's equations: it needs "
+            f"convention='spec', got convention={convention!r}"
+        )
+    if dt is None:
+        dt = SNNTORCH_DT if snntorch else 1e-3
     check_dt(dt)
     check_convention(convention)
     resolve_surrogate(method)
-    importer = _Importer(float(dt), convention, method, alpha)
+    importer = _Importer(float(dt), convention, method, alpha, snntorch)
     if isinstance(graph, (nir.Input, nir.Output)):
         raise TypeError(f"graph must be a graph or a computing node, got a lone {type(graph).__name__}")
     modules = importer.modules(graph, None)
