@@ -46,18 +46,35 @@ What maps to what:
      - ``CubaLI``; ``LI`` when ``tau_syn_inv = 1 / dt``
    * - ``IAFCell``
      - ``IF``
-   * - ``LIFRecurrentCell``, ``LIFBoxRecurrentCell``, ``IAFRecurrentCell``
+   * - ``LeakyCell`` (snnTorch's ``Leaky``; ``reset_mechanism="zero"``, ``reset_delay=False``)
+     - ``LIF`` as snnTorch writes it: ``tau = dt / (1 - beta)``, ``r = tau / dt``; read back as
+       ``LIFBox``, or as ``Leaky`` with ``from_nir(..., snntorch=True)``
+   * - ``SynapticCell`` (snnTorch's ``Synaptic``; the same reset)
+     - ``CubaLIF`` as snnTorch writes it: ``tau_syn = dt / (1 - alpha_syn)``, ``tau_mem = dt /
+       (1 - beta)``, ``r = tau_mem / dt``, ``w_in = tau_syn / dt``; read back as ``LIF``, or as
+       ``Synaptic`` with ``snntorch=True``
+   * - ``LIFRecurrentCell``, ``LIFBoxRecurrentCell``, ``IAFRecurrentCell``,
+       ``LeakyRecurrentCell`` (``RLeaky``), ``SynapticRecurrentCell`` (``RSynaptic``)
      - a ``NIRGraph``: ``Linear`` (input weights) into the neuron, which feeds itself through a
        ``Linear`` (recurrent weights)
    * - ``LILinearCell``
      - ``Linear`` then ``CubaLI``
+   * - ``AxonalDelay``, ``AxonalDelayCell``; ``DelayedLinear``
+     - ``Delay`` (``steps * dt`` seconds); ``Linear`` (a copy per synapse), ``Delay``, ``Linear``
    * - ``SequentialState``, ``Lift``; :class:`Graph`
      - a chain of nodes; any graph
+   * - ``LSNN``, ``ALIF``, ``CobaLIF``, ``Izhikevich``, ``LIFRefrac``, ``LIFEx``, ``LIFAdEx``
+       (cells, recurrent cells, layers)
+     - none in NIR 1.0 (no adaptive threshold, conductance, quadratic or exponential membrane,
+       refractory period): a ``TypeError`` naming the model, ``nir.__version__`` and the
+       closest node (``CubaLIF`` for LSNN, CobaLIF, LIFRefrac, LIFEx, LIFAdEx; ``LIF`` for
+       ALIF and Izhikevich) and what it drops
 
 The sequence forms (``LIF``, ``LIFRecurrent``, ...) are written as the step they scan. Other
-modules and nodes (``nir.Delay``, ``nir.I``, other neuron models) raise a ``TypeError`` naming
-their type. Surrogate gradients, ``detach_reset`` and ``learnable`` are not part of NIR: export
-drops them, and :func:`from_nir` takes ``method`` and ``alpha`` for every spiking neuron.
+modules and nodes (``nir.I``, a ``LearnableDelayedLinear`` before ``to_fixed()``, ...) raise a
+``TypeError`` naming their type. Surrogate gradients, ``detach_reset`` and ``learnable`` are not
+part of NIR: export drops them, and :func:`from_nir` takes ``method`` and ``alpha`` for every
+spiking neuron.
 
 **Equations.** A NIR neuron is an ODE in time constants :math:`\tau` (seconds for Norse,
 snnTorch and Rockpool; NIR's documentation says ms, so give ``dt`` in the unit of the graph).
@@ -129,7 +146,15 @@ below ``dt`` raises a warning that points here. snnTorch 1.0 writes its graphs f
 ``Synaptic(alpha, beta)`` as ``CubaLIF(tau_syn = dt / (1 - alpha), tau_mem = dt / (1 - beta),
 r = tau_mem / dt, w_in = tau_syn / dt)``; ``from_nir(graph, dt=1e-4)`` gives back
 :math:`v \leftarrow \beta v + I` and :math:`i \leftarrow \alpha i + I,\ v \leftarrow \beta v + i`
-(with NIR's reset to ``v_reset``, not snnTorch's subtraction one step later). snnTorch 1.0's
+(with NIR's reset to ``v_reset``, not snnTorch's subtraction one step later). These are NIR's
+equations, so :func:`to_nir` writes spikejax's ``Leaky`` and ``Synaptic`` (whose ``beta`` is per
+step; the module's ``dt`` does not enter) with the same formulas at its ``dt``: give
+``dt=1e-4`` for a file that snnTorch's ``import_from_nir`` reads. That importer builds
+``Leaky``/``Synaptic`` with ``beta = 1 - dt / tau``, the threshold divided by the input gain,
+``reset_mechanism="zero"`` and ``reset_delay=False``; ``from_nir(graph, snntorch=True)`` builds
+the same spikejax cells (``dt`` defaults to ``1e-4`` there), and :func:`to_nir` writes only
+``Leaky``/``Synaptic`` with that reset (the one NIR's neurons have), so a network goes to
+snnTorch and back with the same spikes. snnTorch 1.0's
 exporter fails in nir 1.0.8's type inference (its ``Input`` and ``Output`` shapes keep the batch
 axis, ``[1, 3]``); :func:`from_nir` needs no type inference, takes a leading axis of size 1 on
 those two nodes for the batch axis where that makes the shapes agree, and broadcasts the scalar
