@@ -53,10 +53,13 @@ What maps to what:
      - ``CubaLIF`` as snnTorch writes it: ``tau_syn = dt / (1 - alpha_syn)``, ``tau_mem = dt /
        (1 - beta)``, ``r = tau_mem / dt``, ``w_in = tau_syn / dt``; read back as ``LIF``, or as
        ``Synaptic`` with ``snntorch=True``
-   * - ``LIFRecurrentCell``, ``LIFBoxRecurrentCell``, ``IAFRecurrentCell``,
-       ``LeakyRecurrentCell`` (``RLeaky``), ``SynapticRecurrentCell`` (``RSynaptic``)
+   * - ``LIFRecurrentCell``, ``LIFBoxRecurrentCell``, ``IAFRecurrentCell``
      - a ``NIRGraph``: ``Linear`` (input weights) into the neuron, which feeds itself through a
        ``Linear`` (recurrent weights)
+   * - ``LeakyRecurrentCell`` (``RLeaky``), ``SynapticRecurrentCell`` (``RSynaptic``)
+     - as snnTorch's exporter leaves them, in the enclosing graph: ``{name}.w_in`` (``Linear``)
+       into ``{name}.lif`` (``LIF``, ``CubaLIF``) in a cycle with ``{name}.w_rec`` (``Linear``),
+       the cycle snnTorch's ``import_from_nir`` turns into ``RLeaky`` / ``RSynaptic``
    * - ``LILinearCell``
      - ``Linear`` then ``CubaLI``
    * - ``AxonalDelay``, ``AxonalDelayCell``; ``DelayedLinear``

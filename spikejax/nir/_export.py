@@ -162,6 +162,8 @@ class _Exporter:
             last = nodes.add(name, neuron_to_nir(module, hidden, self.dt, self.convention))
             nodes.edges.append((first, last))
             return first, last, hidden
+        if isinstance(module, _RECURRENT) and module.model.name in DISCRETE_MODELS:
+            return self.inline_recurrent(module, shape, nodes, name)
         if isinstance(module, _RECURRENT):
             node = nodes.add(name, self.recurrent(module, shape))
             return node, node, (module.hidden_size,)
@@ -212,13 +214,7 @@ class _Exporter:
         return first, last, shape
 
     def recurrent(self, module, shape) -> nir.NIRGraph:
-        self.check_dt(module)
-        if tuple(shape) != (module.input_size,):
-            raise ValueError(
-                f"{type(module).__name__} takes samples of shape ({module.input_size},), got "
-                f"{tuple(shape)}"
-            )
-        w_in, w_rec = module.weights()
+        w_in, w_rec = self.recurrent_weights(module, shape)
         hidden = (module.hidden_size,)
         sub = _Nodes()
         sub.add("input", nir.Input(input_type=np.array(shape)))
@@ -229,6 +225,27 @@ class _Exporter:
         sub.edges += [("input", "w_in"), ("w_in", "neuron"), ("neuron", "w_rec"),
                       ("w_rec", "neuron"), ("neuron", "output")]
         return sub.graph()
+
+    def inline_recurrent(self, module, shape, nodes: _Nodes, name: str):
+        """RLeaky / RSynaptic as snnTorch 1.0's exporter leaves them in the graph: the neuron
+        ``{name}.lif`` in a cycle with ``{name}.w_rec`` (the cycle its ``import_from_nir`` looks
+        for), after ``{name}.w_in``, the input weights."""
+        w_in, w_rec = self.recurrent_weights(module, shape)
+        hidden = (module.hidden_size,)
+        first = nodes.add(f"{name}.w_in", nir.Linear(weight=np.array(w_in)))
+        lif = nodes.add(f"{name}.lif", neuron_to_nir(module, hidden, self.dt, self.convention))
+        rec = nodes.add(f"{name}.w_rec", nir.Linear(weight=np.array(w_rec)))
+        nodes.edges += [(first, lif), (lif, rec), (rec, lif)]
+        return first, lif, hidden
+
+    def recurrent_weights(self, module, shape):
+        self.check_dt(module)
+        if tuple(shape) != (module.input_size,):
+            raise ValueError(
+                f"{type(module).__name__} takes samples of shape ({module.input_size},), got "
+                f"{tuple(shape)}"
+            )
+        return module.weights()
 
     def layer(self, module, shape) -> tuple[nir.NIRNode, tuple[int, ...]]:
         """The NIR node of a stateless layer and its output shape."""
