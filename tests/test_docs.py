@@ -31,6 +31,7 @@ PACKAGES = (
     "spikejax.train",
     "spikejax.plot",
     "spikejax.nir",
+    "spikejax.online",
 )
 
 

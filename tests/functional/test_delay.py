@@ -35,6 +35,7 @@ def test_delayed_linear_sums_each_synapse_at_its_own_delay():
     np.testing.assert_array_equal(history, x[-(max_delay - 1):])
 
 
+@pytest.mark.slow  # CI time (7-11 s on the loaded 2-core machine); run with `pytest -m slow`
 def test_chunks_with_the_history_equal_one_piece():
     x = _spikes(3, (20, 2, 3))
     weights = jax.random.normal(jax.random.key(4), (4, 3))

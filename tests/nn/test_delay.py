@@ -38,6 +38,7 @@ def test_modules_compute_the_functions_and_add_the_bias():
     np.testing.assert_array_equal(axonal(x)[0], F.axonal_delay(x, axonal.delays[...], 4)[0])
 
 
+@pytest.mark.slow  # CI time (7-11 s on the loaded 2-core machine); run with `pytest -m slow`
 def test_in_sequential_state_chunks_equal_the_whole_sequence():
     net = SequentialState(LearnableDelayedLinear(3, 6, 8, rngs=nnx.Rngs(0)), Leaky(), AxonalDelay(6, 3, rngs=nnx.Rngs(1)))
     x = _spikes(3, (16, 2, 3)) * 4.0

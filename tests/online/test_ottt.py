@@ -122,6 +122,7 @@ def test_ottt_errors_name_the_argument():
         ottt_gradients(weights, xs, targets, steps=STEPS[:2], loss_step=squared_error, trace_decay=DECAY)
 
 
+@pytest.mark.slow  # CI time (7-11 s on the loaded 2-core machine); run with `pytest -m slow`
 def test_ottt_train_step_applies_the_ottt_gradient():
     import optax
     from flax import nnx

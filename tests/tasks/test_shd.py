@@ -131,6 +131,7 @@ def test_delay_model_smoke_run_learns_and_reports_the_rounded_network(tmp_path):
     assert json.loads((tmp_path / "d.json").read_text())["rounded_test_accuracy"] == summary["rounded_test_accuracy"]
 
 
+@pytest.mark.slow  # CI time (7-11 s on the loaded 2-core machine); run with `pytest -m slow`
 def test_ctrl_c_before_training_writes_the_summary_and_the_hint(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -20,6 +20,7 @@ def _spike_times(batch):
     return spikes.argmax(axis=0)
 
 
+@pytest.mark.slow  # CI time (7-11 s on the loaded 2-core machine); run with `pytest -m slow`
 def test_only_the_gap_between_the_groups_tells_the_classes_apart():
     options = dict(channels=8, steps=70, classes=3, min_gap=20, max_gap=40, spread=5, jitter=0, noise_spikes=0)
     batch = timing.timing_data(jax.random.key(0), 300, **options)
