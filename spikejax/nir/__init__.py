@@ -57,7 +57,7 @@ What maps to what:
      - a ``NIRGraph``: ``Linear`` (input weights) into the neuron, which feeds itself through a
        ``Linear`` (recurrent weights)
    * - ``LeakyRecurrentCell`` (``RLeaky``), ``SynapticRecurrentCell`` (``RSynaptic``)
-     - as snnTorch's exporter leaves them, in the enclosing graph: ``{name}.w_in`` (``Linear``)
+     - as snnTorch's exporter leaves them, in the enclosing graph: ``{name}_w_in`` (``Linear``)
        into ``{name}.lif`` (``LIF``, ``CubaLIF``) in a cycle with ``{name}.w_rec`` (``Linear``),
        the cycle snnTorch's ``import_from_nir`` turns into ``RLeaky`` / ``RSynaptic``
    * - ``LILinearCell``

@@ -229,10 +229,11 @@ class _Exporter:
     def inline_recurrent(self, module, shape, nodes: _Nodes, name: str):
         """RLeaky / RSynaptic as snnTorch 1.0's exporter leaves them in the graph: the neuron
         ``{name}.lif`` in a cycle with ``{name}.w_rec`` (the cycle its ``import_from_nir`` looks
-        for), after ``{name}.w_in``, the input weights."""
+        for), after ``{name}_w_in``, the input weights (no dot: snnTorch's importer folds the
+        nodes named ``{name}.*`` into one subgraph, and nirtorch reads a dot as a submodule)."""
         w_in, w_rec = self.recurrent_weights(module, shape)
         hidden = (module.hidden_size,)
-        first = nodes.add(f"{name}.w_in", nir.Linear(weight=np.array(w_in)))
+        first = nodes.add(f"{name}_w_in", nir.Linear(weight=np.array(w_in)))
         lif = nodes.add(f"{name}.lif", neuron_to_nir(module, hidden, self.dt, self.convention))
         rec = nodes.add(f"{name}.w_rec", nir.Linear(weight=np.array(w_rec)))
         nodes.edges += [(first, lif), (lif, rec), (rec, lif)]

@@ -169,11 +169,11 @@ def test_recurrent_models_round_trip_with_the_same_spikes(cls):
     # As snnTorch's exporter leaves RLeaky / RSynaptic: a top-level cycle LIF <-> w_rec, which
     # import_nir.py's _replace_rnn_subgraph_with_nirgraph (lines 74-109) looks for.
     assert isinstance(graph.nodes["0.lif"], nir.LIF if cls is LeakyRecurrentCell else nir.CubaLIF)
-    assert {("input", "0.w_in"), ("0.w_in", "0.lif"), ("0.lif", "0.w_rec"), ("0.w_rec", "0.lif"),
+    assert {("input", "0_w_in"), ("0_w_in", "0.lif"), ("0.lif", "0.w_rec"), ("0.w_rec", "0.lif"),
             ("0.lif", "output")} == set(graph.edges)
     w_in, w_rec = model.weights()
     np.testing.assert_array_equal(graph.nodes["0.w_rec"].weight, np.asarray(w_rec))
-    np.testing.assert_array_equal(graph.nodes["0.w_in"].weight, np.asarray(w_in))
+    np.testing.assert_array_equal(graph.nodes["0_w_in"].weight, np.asarray(w_in))
     for snntorch in (True, False):
         copy = from_nir(graph, snntorch=snntorch, dt=SNN_DT)
         assert isinstance(copy, Graph)
