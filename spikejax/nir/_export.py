@@ -229,8 +229,8 @@ class _Exporter:
     def inline_recurrent(self, module, shape, nodes: _Nodes, name: str):
         """RLeaky / RSynaptic as snnTorch 1.0's exporter leaves them in the graph: the neuron
         ``{name}.lif`` in a cycle with ``{name}.w_rec`` (the cycle its ``import_from_nir`` looks
-        for), after ``{name}_w_in``, the input weights (no dot: snnTorch's importer folds the
-        nodes named ``{name}.*`` into one subgraph, and nirtorch reads a dot as a submodule)."""
+        for), after ``{name}_w_in``, the input weights: outside the cycle, where snnTorch's
+        graphs have the ``Linear`` before an RLeaky."""
         w_in, w_rec = self.recurrent_weights(module, shape)
         hidden = (module.hidden_size,)
         first = nodes.add(f"{name}_w_in", nir.Linear(weight=np.array(w_in)))
