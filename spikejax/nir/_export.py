@@ -356,7 +356,10 @@ def to_nir(
         sample_input: one time step of input, ``(B, ...)`` channels-last (only its shape and
             dtype are used); for a sequence model pass ``xs[0]``. A dict of arrays by input name
             for a :class:`Graph` with several inputs.
-        dt: the integration step in seconds; every neuron module must have this ``dt``.
+        dt: the integration step in seconds; every neuron module must have this ``dt``, except
+            snnTorch's ``Leaky`` and ``Synaptic`` (their decays are per step; ``dt`` turns them
+            into time constants, ``tau = dt / (1 - beta)``): give ``dt=1e-4`` for a file that
+            snnTorch's ``import_from_nir`` reads, which assumes that step.
         convention: ``"spec"`` (NIR's equations, the default) or ``"norse"`` (the time
             constants and gains Norse 1.1 writes).
 
