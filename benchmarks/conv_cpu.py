@@ -1,6 +1,6 @@
 """One training batch of the conv SNN of ``tasks.mnist``: spikejax against eager PyTorch, on CPU.
 
-The network of ``shared/notes/cpu-conv.md`` and ``tasks.mnist`` (its ``ConvSNN``, built from
+The network of ``tasks.mnist`` (its ``ConvSNN``, built from
 spikejax's modules and ``train.make_train_step``): conv 5x5 1->32 + LIF + 2x2 max-pool, conv 5x5
 32->64 + LIF + 2x2 max-pool, linear 3136->10 into leaky integrators, constant input (the first
 convolution computed once), 4 time steps unrolled, batch 128, arctan surrogate, cross-entropy of
@@ -49,7 +49,10 @@ def batch(size: int, data_dir=None) -> dict:
 
 def spikejax_step(args, data):
     """``(step() -> loss, weights)``: the task's model and train step, and its initial weights."""
-    model = ConvSNN(time_steps=args.time_steps, channels=args.channels, rngs=nnx.Rngs(args.seed))
+    # The PyTorch worker writes Norse's equations with Norse's time constants (100 and 200 1/s);
+    # tasks.mnist's own defaults differ since 2026-12-05, so they are pinned here.
+    model = ConvSNN(time_steps=args.time_steps, channels=args.channels, tau_mem_inv=100.0, tau_syn_inv=200.0,
+                    rngs=nnx.Rngs(args.seed))
     weights = {
         "conv1_kernel": model.conv1.kernel[...], "conv1_bias": model.conv1.bias[...],
         "conv2_kernel": model.conv2.kernel[...], "conv2_bias": model.conv2.bias[...],

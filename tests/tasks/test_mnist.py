@@ -175,7 +175,7 @@ def test_batch_norm_normalises_between_convolution_and_neurons_and_uses_running_
     logits, spikes = model(images)
     assert logits.shape == (3, 10) and spikes.shape == ()
     # Training mode updates the running statistics; evaluation mode reads them.
-    assert not np.allclose(model.bn1.mean.value, 0.0)
+    assert not np.allclose(model.bn1.mean[...], 0.0)
     model.eval()
     eval_logits, _ = model(images)
     assert not np.allclose(eval_logits, logits)
