@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--dataset", choices=["mnist", "fashion_mnist"], default="mnist", help="data set")
     add("--data-dir", default=None, help="folder with the IDX .gz files (default: search, see spikejax.data)")
-    add("--epochs", type=int, default=None, help="training epochs (default 18; 1 with --smoke)")
+    add("--epochs", type=int, default=None, help="training epochs (default 12; 1 with --smoke)")
     add("--batch-size", type=int, default=None, help="training batch size (default 128; 16 with --smoke)")
     add("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
     add("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
@@ -262,7 +262,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     # Flags left unset take the full run's defaults, or the smoke run's with --smoke.
     # The smoke run takes 64 small steps: fewer leave the loss on its initial plateau (ln 10).
-    defaults = {"epochs": (18, 1), "batch_size": (128, 16), "time_steps": (4, 4),
+    defaults = {"epochs": (12, 1), "batch_size": (128, 16), "time_steps": (4, 4),
                 "train_limit": (None, 1024), "test_limit": (None, 256)}
     for name, (full, smoke) in defaults.items():
         if getattr(args, name) is None:
