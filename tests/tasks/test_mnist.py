@@ -191,3 +191,45 @@ def test_label_smoothing_changes_the_loss_and_is_recorded(tmp_path):
     # Same seed, same data: only the targets differ (near-uniform logits at the start make the
     # difference small, but the runs are deterministic).
     assert smooth["history"][0]["train"]["loss"] != pytest.approx(plain["history"][0]["train"]["loss"], rel=1e-5)
+
+
+def test_ottt_step_applies_the_ottt_gradient_of_the_per_step_cross_entropy():
+    import optax
+
+    from spikejax.online import ottt_gradients
+
+    args = mnist.parse_args(["--learning", "ottt", "--hidden", "12", "--time-steps", "3"])
+    model = mnist.build_model(args)
+    assert isinstance(model, mnist.DenseSNN)
+    rng = np.random.default_rng(0)
+    batch = {"x": jnp.asarray(rng.standard_normal((5, 28, 28)), jnp.float32),
+             "y": jnp.asarray(rng.integers(0, 10, 5)), "key": jax.random.key(0)}
+    before = [w[...] for w in model.weights]
+    xs = model.inputs(batch["x"])
+    labels = jnp.broadcast_to(batch["y"], (3, 5))
+    expected = ottt_gradients(
+        before, xs, labels, steps=model.steps(), trace_decay=0.5,  # 1 - 1 ms * 500 / s
+        loss_step=lambda v, y: optax.softmax_cross_entropy_with_integer_labels(v, y).mean() / 3)
+    optimizer = nnx.Optimizer(model, optax.sgd(1.0), wrt=nnx.Param)
+    metrics = mnist.ottt_train_step(args, model)(model, optimizer, batch)
+    assert float(metrics["loss"]) == pytest.approx(float(expected.loss), rel=1e-6)
+    assert 0 <= float(metrics["accuracy"]) <= 1
+    for old, new, grad in zip(before, model.weights, expected.grads):
+        assert float(jnp.abs(grad).max()) > 0
+        np.testing.assert_allclose(old - new[...], grad, rtol=1e-5, atol=1e-7)
+
+
+def test_ottt_run_trains_and_refuses_the_conv_networks_options(tmp_path, capsys):
+    output = tmp_path / "ottt.json"
+    summary = mnist.main(TINY + ["--learning", "ottt", "--hidden", "16", "--output", str(output)])
+    written = json.loads(output.read_text())
+    assert written["config"]["learning"] == "ottt" and written["test_accuracy"] == summary["test_accuracy"]
+    assert written["history"][0]["train"]["accuracy"] is not None
+    for flags, message in [(["--norm", "batch"], "--norm batch is an option of the conv network"),
+                           (["--channels", "8", "8"], "--channels"),
+                           (["--neuron", "leaky"], "--neuron lif or lif_box, got 'leaky'"),
+                           (["--tau-mem-inv", "1000"], "--tau-mem-inv below 1000"),
+                           (["--hidden", "0"], "--hidden must be a positive integer")]:
+        with pytest.raises(SystemExit):
+            mnist.parse_args(["--learning", "ottt", *flags])
+        assert message in capsys.readouterr().err, flags
