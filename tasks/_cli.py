@@ -1,4 +1,5 @@
-"""What every task's command line shares: optional imports that name their extra, and Ctrl-C.
+"""What every task's command line shares: optional imports that name their extra, the JSON
+summary of a run (:class:`RunRecord`), and Ctrl-C.
 
 A task's ``main(argv)`` wraps its training in :class:`Interruptible`. On Ctrl-C it writes the
 JSON summary of the epochs that finished (``"interrupted": true``), prints one short message
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pathlib
 import shlex
 import sys
+import time
 from typing import Callable, Optional, Sequence
 
-__all__ = ["EXIT_INTERRUPTED", "Interruptible", "require", "run_main"]
+__all__ = ["EXIT_INTERRUPTED", "Interruptible", "RunRecord", "require", "run_main"]
 
 EXIT_INTERRUPTED = 130
 
@@ -151,6 +154,81 @@ class Interruptible:
             lines.append("Nothing was checkpointed: pass --checkpoint-dir DIR to save a checkpoint after "
                          "every epoch, and add --resume to continue from it.")
         return "\n".join(lines)
+
+
+class RunRecord:
+    """The JSON summary of a task's run, written after every epoch and at the end.
+
+    A summary is the task's own fields (``fields(complete) -> dict``: its accuracy, curves,
+    model) followed by what every run records: the epochs (``epochs_run``, ``epoch_seconds``,
+    ``history``), the wall and CPU seconds since the record began, the load averages over 1, 5
+    and 15 minutes at the start and now (on a shared machine the wall time is mostly waiting),
+    the environment (device, machine, versions), the configuration and the command.
+
+    Args:
+        task: the module name after ``python -m`` (``"tasks.mnist"``).
+        argv: the command-line arguments of this run.
+        output: where the JSON summary goes.
+        config: the run's configuration (usually ``vars(args)``).
+        fields: ``fields(complete) -> dict``, the task's own fields.
+
+    Example:
+        >>> import json, pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> record = RunRecord("tasks.example", ["--epochs", "2"], folder / "s.json", config={"epochs": 2},
+        ...                    fields=lambda complete: {"task": "example", "complete": complete})
+        >>> record.record_epoch({"epoch": 1, "seconds": 0.5, "eval": {"accuracy": 0.9}})
+        >>> written = json.loads((folder / "s.json").read_text())
+        >>> written["complete"], written["epochs_run"], written["epoch_seconds"], written["command"]
+        (False, 1, [0.5], 'python -m tasks.example --epochs 2')
+        >>> sorted(written["load_average"])
+        ['end', 'start']
+        >>> import shutil; shutil.rmtree(folder)
+    """
+
+    def __init__(self, task: str, argv: Sequence[str], output: pathlib.Path, *, config: dict,
+                 fields: Callable[[bool], dict]):
+        self.task, self.argv, self.output = task, list(argv), pathlib.Path(output)
+        self.config, self.fields = config, fields
+        self.history: list = []
+        self.interrupt: Optional[Interruptible] = None
+        self.began, self.cpu_began, self.load_start = time.perf_counter(), time.process_time(), os.getloadavg()
+
+    def summary(self, complete: bool) -> dict:
+        """The task's fields and the common ones."""
+        import spikejax
+        from spikejax import train
+
+        return {
+            **self.fields(complete),
+            "epochs_run": len(self.history), "epoch_seconds": [h["seconds"] for h in self.history],
+            "history": self.history,
+            "wall_seconds": time.perf_counter() - self.began, "cpu_seconds": time.process_time() - self.cpu_began,
+            "load_average": {"start": list(self.load_start), "end": list(os.getloadavg())},
+            "environment": train.environment(), "spikejax": spikejax.__version__,
+            "config": self.config, "command": shlex.join(["python", "-m", self.task]) + " " + " ".join(self.argv),
+        }
+
+    def write(self, complete: bool = False) -> dict:
+        """Write the summary to ``output`` and return it."""
+        summary = self.summary(complete)
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.output.write_text(json.dumps(summary, indent=2, default=str))
+        return summary
+
+    def record_epoch(self, result: dict) -> None:
+        """``fit``'s ``on_epoch_end``: keep the epoch, write the summary (so that a run cut off
+        leaves its figures, ``"complete": false``) and tell the :meth:`interruptible` the epoch."""
+        self.history.append(result)
+        self.write(complete=False)
+        if self.interrupt is not None:
+            self.interrupt.completed = result["epoch"]
+
+    def interruptible(self, *, epochs: Optional[int], checkpoint_dir: Optional[str], start: int = 0) -> Interruptible:
+        """The :class:`Interruptible` of this run, writing this record on Ctrl-C."""
+        self.interrupt = Interruptible(self.task, self.argv, self.output, summary=lambda: self.summary(False),
+                                       epochs=epochs, checkpoint_dir=checkpoint_dir, start=start)
+        return self.interrupt
 
 
 _reported = False  # whether an Interruptible has printed its message

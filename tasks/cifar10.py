@@ -25,10 +25,8 @@ written after every epoch.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
-import time
 from typing import Optional, Sequence
 
 import jax
@@ -42,7 +40,7 @@ from spikejax import data as sdata
 from spikejax import train
 from spikejax.functional import LIParameters
 from spikejax.nn import MODULES, LICell, Lift, SequentialState
-from tasks._cli import Interruptible, run_main
+from tasks._cli import RunRecord, run_main
 from tasks.mnist import NEURONS, SpikeCount, check_args, flatten, max_pool_2x2, neuron_parameters
 
 MEAN, STD = sdata.DATASETS["cifar10"].mean_std
@@ -153,26 +151,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    config = dict(vars(args))
-    history, initial, began = [], [], time.perf_counter()
-
-    def summarise(final: Optional[dict], complete: bool) -> dict:
-        final = final or {"accuracy": None, "loss": None}
-        summary = {
-            "task": "cifar10", "complete": complete, "test_accuracy": final["accuracy"], "test_loss": final["loss"],
-            "initial_test_loss": initial[0]["loss"] if initial else None, "epochs_run": len(history),
-            "epoch_seconds": [h["seconds"] for h in history], "history": history,
-            "wall_seconds": time.perf_counter() - began, "environment": train.environment(),
-            "spikejax": spikejax.__version__, "config": config,
-            "command": "python -m tasks.cifar10 " + " ".join(argv),
-        }
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(summary, indent=2))
-        return summary
-
+    initial = []
     output = pathlib.Path(args.output or f"runs/cifar10{'-smoke' if args.smoke else ''}.json")
-    interrupt = Interruptible("tasks.cifar10", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-                              summary=lambda: summarise(history[-1]["eval"] if history else None, complete=False))
+
+    def fields(complete: bool) -> dict:
+        final = final_eval or (record.history[-1]["eval"] if record.history else {"accuracy": None, "loss": None})
+        return {"task": "cifar10", "complete": complete, "test_accuracy": final["accuracy"],
+                "test_loss": final["loss"], "initial_test_loss": initial[0]["loss"] if initial else None}
+
+    final_eval = None
+    record = RunRecord("tasks.cifar10", argv, output, config=dict(vars(args)), fields=fields)
+    interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir)
     with interrupt:
         progress = not args.no_progress
         load = dict(data_dir=args.data_dir, source=args.source, verify=args.verify)
@@ -221,23 +210,19 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
               f"cifar10: {len(train_x)} train, {len(test_x)} test images", flush=True)
 
-        def record_epoch(result):
-            history.append(result)
-            summarise(result["eval"], complete=False)
-            interrupt.completed = result["epoch"]
-
         checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
         if args.resume:
             interrupt.completed = checkpointer.latest_epoch() or 0
         try:
             train.fit(model, optimizer, train_step, train_batches, epochs=args.epochs, eval_step=eval_step,
                       eval_batches=eval_batches, checkpointer=checkpointer, resume=args.resume,
-                      metadata={"config": config}, progress=progress, on_epoch_end=record_epoch)
+                      metadata={"config": record.config}, progress=progress,
+                      on_epoch_end=record.record_epoch)
         finally:
             if checkpointer is not None:
                 checkpointer.close()
-        final = train.evaluate(model, eval_step, eval_batches())
-    summary = summarise(final, complete=True)
+        final_eval = train.evaluate(model, eval_step, eval_batches())
+    summary = record.write(complete=True)
     print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% (cifar10); summary in {output}")
     return summary
 

@@ -60,10 +60,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pathlib
 import sys
-import time
 from typing import NamedTuple, Optional, Sequence
 
 import jax
@@ -78,7 +76,7 @@ from spikejax.functional import firing_rate_loss
 from spikejax.functional._validate import check_int, check_key, check_positive
 from spikejax.nn import LI, LIFRecurrent, LSNNRecurrent
 from spikejax.online import RecurrentReadout, make_eprop_train_step, make_tbptt_train_step
-from tasks._cli import Interruptible, run_main
+from tasks._cli import RunRecord, run_main
 
 __all__ = ["StoreRecallBatch", "store_recall_data", "MemoryNet", "recall_loss", "step_recall_loss",
            "build_parser", "main"]
@@ -469,17 +467,14 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     eval_set = [generate(key, args.batch_size)
                 for key in jax.random.split(eval_key, -(-args.eval_samples // args.batch_size))]
 
-    config = dict(vars(args))
-    command = "python -m tasks.memory " + " ".join(argv)
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
           f"memory task, {args.neuron_model}, {args.learning}, {args.hidden} neurons, "
           f"{args.seq_periods * args.seq_repetitions * args.seq_length} steps per sample")
     initial = None  # the recall before training, measured inside the Ctrl-C handling below
-    history = []
-    began, cpu_began, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
 
-    def summarise(complete: bool) -> dict:
+    def fields(complete: bool) -> dict:
         before = initial or {"accuracy": None, "loss": None}
+        history = record.history
         final = history[-1]["eval"] if history else before
         curve = [before["accuracy"]] + [h["eval"]["accuracy"] for h in history]
         return {
@@ -487,39 +482,24 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             "recall_loss": final["loss"], "accuracy_curve": curve,
             "best_recall_accuracy": max((a for a in curve if a is not None), default=None),
             "loss_curve": [before["loss"]] + [h["eval"]["loss"] for h in history],
-            "initial_recall_loss": before["loss"], "epochs_run": len(history),
-            "epoch_seconds": [h["seconds"] for h in history], "history": history,
-            # The CPU time of all this process's threads: on a shared machine the wall time is
-            # mostly waiting (see the load averages over 1, 5 and 15 minutes).
-            "wall_seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - cpu_began,
-            "load_average": {"start": list(load_start), "end": list(os.getloadavg())},
-            "environment": train.environment(), "spikejax": spikejax.__version__,
-            "config": config, "command": command,
+            "initial_recall_loss": before["loss"],
         }
 
-    def record_epoch(result):
-        # Written after every epoch too, so that a run cut off leaves its figures ("complete": false).
-        history.append(result)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(summarise(complete=False), indent=2))
-        interrupt.completed = result["epoch"]
-
+    record = RunRecord("tasks.memory", argv, output, config=dict(vars(args)), fields=fields)
     checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    interrupt = Interruptible("tasks.memory", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-                              summary=lambda: summarise(complete=False),
-                              start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
+    interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                                     start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
     with interrupt:
         initial = train.evaluate(model, eval_step, eval_set, batch_axis=1)
         try:
             train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
                       eval_batches=lambda: eval_set, eval_batch_axis=1, progress=not args.no_progress,
-                      checkpointer=checkpointer, resume=args.resume, metadata={"config": config},
-                      on_epoch_end=record_epoch)
+                      checkpointer=checkpointer, resume=args.resume, metadata={"config": record.config},
+                      on_epoch_end=record.record_epoch)
         finally:
             if checkpointer is not None:
                 checkpointer.close()
-    summary = summarise(complete=True)
-    output.write_text(json.dumps(summary, indent=2))
+    summary = record.write(complete=True)
     if args.plot:
         others = [json.loads(pathlib.Path(path).read_text()) for path in args.compare]
         plot_accuracy([summary] + others, args.plot)

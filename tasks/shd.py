@@ -45,7 +45,6 @@ import math
 import pathlib
 import sys
 import tempfile
-import time
 from typing import Optional, Sequence
 
 import jax
@@ -60,7 +59,7 @@ from spikejax.functional import LIFParameters, LIParameters, LSNNParameters
 from spikejax.functional.delay import sigma_schedule
 from spikejax.nn import (LI, LIF, LearnableDelayedLinear, LIFRecurrent, Lift, LSNNRecurrent, SequentialState,
                          set_delay_width)
-from tasks._cli import Interruptible, run_main
+from tasks._cli import RunRecord, run_main
 
 __all__ = ["RecurrentSNN", "DelaySNN", "write_synthetic_shd", "build_parser", "main"]
 
@@ -294,11 +293,10 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(build_parser(), argv)
     output = pathlib.Path(args.output or f"runs/{args.dataset}_{args.model}{'-smoke' if args.smoke else ''}.json")
-    config = dict(vars(args))
-    began = time.perf_counter()
-    history, initial = [], []
+    initial = []
 
-    def summarise(complete: bool) -> dict:
+    def fields(complete: bool) -> dict:
+        history = record.history
         final = history[-1]["eval"] if history else (initial[0] if initial else {"accuracy": None, "loss": None})
         curve = [h["eval"]["accuracy"] for h in history]
         return {
@@ -307,17 +305,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             "best_test_accuracy": max(curve, default=None),
             "initial_test_loss": initial[0]["loss"] if initial else None,
             "initial_test_accuracy": initial[0]["accuracy"] if initial else None,
-            "loss_curve": [h["eval"]["loss"] for h in history], "epochs_run": len(history),
-            "epoch_seconds": [h["seconds"] for h in history], "history": history,
-            "wall_seconds": time.perf_counter() - began, "environment": train.environment(),
-            "spikejax": spikejax.__version__, "config": config,
-            "command": "python -m tasks.shd " + " ".join(argv),
+            "loss_curve": [h["eval"]["loss"] for h in history],
         }
 
+    record = RunRecord("tasks.shd", argv, output, config=dict(vars(args)), fields=fields)
     checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    interrupt = Interruptible("tasks.shd", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-                              summary=lambda: summarise(complete=False),
-                              start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
+    interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                                     start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
     with interrupt:
         train_set, test_set = load(args)
         train_index = np.arange(min(len(train_set), args.train_limit or len(train_set)))
@@ -389,24 +383,21 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         if not args.resume:  # the untrained network's figures (a resumed run restores inside fit)
             initial.append(train.evaluate(model, eval_step, eval_batches()))
 
-        def record_epoch(result):
-            history.append(result)  # written after every epoch, so a cut-off run leaves its figures
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(json.dumps(summarise(complete=False), indent=2, default=str))
-            interrupt.completed = result["epoch"]
-
         try:
             train.fit(model, optimizer, train_step, train_batches, epochs=args.epochs, eval_step=eval_step,
                       eval_batches=eval_batches, checkpointer=checkpointer, resume=args.resume,
-                      metadata={"config": config}, progress=not args.no_progress, on_epoch_end=record_epoch)
+                      metadata={"config": record.config}, progress=not args.no_progress,
+                      on_epoch_end=record.record_epoch)
         finally:
             if checkpointer is not None:
                 checkpointer.close()
-    summary = summarise(complete=True)
+    rounded = None
     if args.model == "delays":  # the paper's final network: the trained delays rounded to integers
         rounded = train.evaluate(model.rounded(), eval_step, eval_batches())
-        summary.update(rounded_test_accuracy=rounded["accuracy"], rounded_test_loss=rounded["loss"])
         print(f"with the delays rounded to integers: test accuracy {rounded['accuracy'] * 100:.2f}%")
+    summary = record.summary(complete=True)
+    if rounded is not None:
+        summary.update(rounded_test_accuracy=rounded["accuracy"], rounded_test_loss=rounded["loss"])
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(summary, indent=2, default=str))
     print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% ({args.dataset}, {args.model}); summary in {output}")

@@ -43,11 +43,8 @@ load, versions, configuration and command; ``--checkpoint-dir`` saves after ever
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import pathlib
 import sys
-import time
 from typing import NamedTuple, Optional, Sequence
 
 import jax
@@ -62,7 +59,7 @@ from spikejax.functional import LeakyParameters
 from spikejax.functional._validate import check_int, check_key
 from spikejax.functional.delay import sigma_schedule
 from spikejax.nn import Leaky, LeakyRecurrent, LearnableDelayedLinear, Lift, SequentialState, set_delay_width
-from tasks._cli import Interruptible, run_main
+from tasks._cli import RunRecord, run_main
 
 __all__ = ["TimingBatch", "timing_data", "class_gaps", "TimingNet", "build_parser", "main"]
 
@@ -334,15 +331,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
 
     eval_set = [generate(key, args.batch_size)
                 for key in jax.random.split(eval_key, -(-args.eval_samples // args.batch_size))]
-    config = dict(vars(args), sigma_start=sigma_start)
-    command = "python -m tasks.timing " + " ".join(argv)
     print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | timing task, "
           f"{args.model}, {args.hidden} neurons, {args.classes} classes, gaps {args.min_gap}-{args.max_gap} steps")
-    initial, rounded, history = None, None, []
-    began, cpu_began, load_start = time.perf_counter(), time.process_time(), os.getloadavg()
+    initial, rounded = None, None
 
-    def summarise(complete: bool) -> dict:
+    def fields(complete: bool) -> dict:
         before = initial or {"accuracy": None, "loss": None}
+        history = record.history
         final = history[-1]["eval"] if history else before
         curve = [before["accuracy"]] + [h["eval"]["accuracy"] for h in history]
         return {
@@ -350,39 +345,28 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
             "test_loss": final["loss"], "accuracy_curve": curve,
             "rounded_delays_test_accuracy": rounded["accuracy"] if rounded else None,
             "loss_curve": [before["loss"]] + [h["eval"]["loss"] for h in history],
-            "initial_test_loss": before["loss"], "epochs_run": len(history),
-            "epoch_seconds": [h["seconds"] for h in history], "history": history,
+            "initial_test_loss": before["loss"],
             "parameters": int(sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(model, nnx.Param)))),
-            "wall_seconds": time.perf_counter() - began, "cpu_seconds": time.process_time() - cpu_began,
-            "load_average": {"start": list(load_start), "end": list(os.getloadavg())},
-            "environment": train.environment(), "spikejax": spikejax.__version__,
-            "config": config, "command": command,
         }
 
-    def record_epoch(result):
-        history.append(result)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(summarise(complete=False), indent=2))
-        interrupt.completed = result["epoch"]
-
+    record = RunRecord("tasks.timing", argv, output, config=dict(vars(args), sigma_start=sigma_start),
+                       fields=fields)
     checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    interrupt = Interruptible("tasks.timing", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-                              summary=lambda: summarise(complete=False),
-                              start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
+    interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
+                                     start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
     with interrupt:
         initial = train.evaluate(model, eval_step, eval_set, batch_axis=TimingBatch(1, 0))
         try:
             train.fit(model, optimizer, train_step, Epoch, epochs=args.epochs, eval_step=eval_step,
                       eval_batches=lambda: eval_set, eval_batch_axis=TimingBatch(1, 0),
                       progress=not args.no_progress, checkpointer=checkpointer, resume=args.resume,
-                      metadata={"config": config}, on_epoch_end=record_epoch)
+                      metadata={"config": record.config}, on_epoch_end=record.record_epoch)
         finally:
             if checkpointer is not None:
                 checkpointer.close()
         if args.model == "delay":
             rounded = train.evaluate(model.rounded(), eval_step, eval_set, batch_axis=TimingBatch(1, 0))
-    summary = summarise(complete=True)
-    output.write_text(json.dumps(summary, indent=2))
+    summary = record.write(complete=True)
     extra = (f", {summary['rounded_delays_test_accuracy'] * 100:.2f}% with the delays rounded"
              if rounded else "")
     print(f"test accuracy {summary['test_accuracy'] * 100:.2f}% ({args.model}{extra}); summary in {output}")
