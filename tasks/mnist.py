@@ -40,10 +40,8 @@ code is 130.
 from __future__ import annotations
 
 import argparse
-import json
 import pathlib
 import sys
-import time
 from typing import Optional, Sequence
 
 import jax
@@ -58,7 +56,7 @@ from spikejax import train
 from spikejax.functional import MODELS, LIParameters, poisson_encode
 from spikejax.nn import MODULES, LICell, Lift, SequentialState, StatefulModule
 from spikejax.online import SpikingStack, make_ottt_train_step
-from tasks._cli import Interruptible, run_main
+from tasks._cli import RunRecord, run_main
 
 NORMS = ("none", "batch")
 LEARNING = ("bptt", "ottt")
@@ -400,32 +398,21 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
     if args.batch_size % args.devices:
         raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over --devices {args.devices}")
     parallel = train.data_parallel(jax.local_devices()[:args.devices]) if args.devices > 1 else None
-    config = {k: v for k, v in vars(args).items()}
-    began = time.perf_counter()
-    history, initial = [], []  # initial: the test loss before training, with --smoke
+    initial, final_eval = [], None  # initial: the test loss before training, with --smoke
 
-    def summarise(final, complete):
-        final = final or {"accuracy": None, "loss": None}
+    def fields(complete: bool) -> dict:
+        history = record.history
+        final = final_eval or (history[-1]["eval"] if history else {"accuracy": None, "loss": None})
         return {
-            "task": "mnist",
-            "dataset": args.dataset,
-            "complete": complete,
-            "test_accuracy": final["accuracy"],
-            "test_loss": final["loss"],
+            "task": "mnist", "dataset": args.dataset, "learning": args.learning, "complete": complete,
+            "test_accuracy": final["accuracy"], "test_loss": final["loss"],
             "best_test_accuracy": max([h["eval"]["accuracy"] for h in history] or [final["accuracy"]]),
             "initial_test_loss": initial[0]["loss"] if initial else None,
-            "epochs_run": len(history),
-            "epoch_seconds": [h["seconds"] for h in history],
-            "history": history,
-            "wall_seconds": time.perf_counter() - began,
-            "environment": train.environment(),
-            "spikejax": spikejax.__version__,
-            "config": config,
-            "command": "python -m tasks.mnist " + " ".join(argv),
         }
 
-    interrupt = Interruptible("tasks.mnist", argv, output, epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
-                              summary=lambda: summarise(history[-1]["eval"] if history else None, complete=False))
+    record = RunRecord("tasks.mnist", argv, output, config=dict(vars(args)), fields=fields)
+    config = record.config
+    interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir)
     with interrupt:
         train_images, train_labels = sdata.load(args.dataset, "train", data_dir=args.data_dir)
         test_images, test_labels = sdata.load(args.dataset, "test", data_dir=args.data_dir)
@@ -495,12 +482,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
               f"{args.dataset}: {len(train_images)} train, {len(test_images)} test images", flush=True)
 
         def record_epoch(result):
-            # Write the summary after every epoch too, so that a long run that is cut off still
-            # leaves its figures behind (marked "complete": false).
-            history.append(result)
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_text(json.dumps(summarise(result["eval"], complete=False), indent=2))
-            interrupt.completed = result["epoch"]
+            record.record_epoch(result)
             if on_epoch_end is not None:
                 on_epoch_end(result)
 
@@ -514,10 +496,9 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         finally:
             if checkpointer is not None:
                 checkpointer.close()
-        final = train.evaluate(model, eval_step, eval_batches())
-    summary = summarise(final, complete=True)
-    output.write_text(json.dumps(summary, indent=2))
-    print(f"test accuracy {final['accuracy'] * 100:.2f}% ({args.dataset}); summary in {output}")
+        final_eval = train.evaluate(model, eval_step, eval_batches())
+    summary = record.write(complete=True)
+    print(f"test accuracy {final_eval['accuracy'] * 100:.2f}% ({args.dataset}); summary in {output}")
     return summary
 
 
