@@ -116,6 +116,7 @@ class ConvSNN(nnx.Module):
         tau_syn_inv: float = 1000.0,
         dropout: float = 0.0,
         norm: str = "none",
+        hidden: int = 0,
         dtype=jnp.float32,
         mean_std: tuple[float, float] = sdata.DATASETS["mnist"].mean_std,
         rngs: nnx.Rngs,
@@ -124,6 +125,8 @@ class ConvSNN(nnx.Module):
             raise ValueError(f"encoder must be 'constant' or 'poisson', got {encoder!r}")
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
+        if hidden < 0:
+            raise ValueError(f"hidden must be 0 (no hidden layer) or a positive number of neurons, got {hidden}")
         mean, std = mean_std
         if not (np.isfinite(mean) and np.isfinite(std) and std > 0):
             raise ValueError(f"mean_std must be a finite (mean, std) with std > 0, got {tuple(mean_std)}")
@@ -137,10 +140,15 @@ class ConvSNN(nnx.Module):
         # dtype is the layers' compute dtype; their parameters stay float32 (param_dtype).
         self.conv1 = nnx.Conv(1, c1, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
         self.conv2 = nnx.Conv(c1, c2, (5, 5), padding="SAME", dtype=dtype, rngs=rngs)
-        self.fc = nnx.Linear(7 * 7 * c2, 10, dtype=dtype, rngs=rngs)
+        self.fc = nnx.Linear(hidden or 7 * 7 * c2, 10, dtype=dtype, rngs=rngs)
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         cell = MODULES[NEURONS[neuron]]["Cell"]
         p = neuron_parameters(neuron, surrogate, alpha, tau_mem_inv, tau_syn_inv)
+        # hidden > 0: a fully connected layer of spiking neurons between the convolutions and the readout.
+        head = []
+        if hidden:
+            self.fc_hidden = nnx.Linear(7 * 7 * c2, hidden, dtype=dtype, rngs=rngs)
+            head = [Lift(self.fc_hidden), Lift(as_float32), Lift(cell(p))]
         self.norm = norm
         if norm == "batch":
             # Batch normalisation between each convolution and its neurons, over batch, space and
@@ -153,7 +161,7 @@ class ConvSNN(nnx.Module):
                 Lift(cell(p)), Lift(SpikeCount()),
                 Lift(max_pool_2x2), Lift(self.conv2), Lift(self.bn2), Lift(as_float32),
                 Lift(cell(p)), Lift(SpikeCount()),
-                Lift(max_pool_2x2), Lift(flatten), Lift(self.dropout), Lift(self.fc), Lift(as_float32),
+                Lift(max_pool_2x2), Lift(flatten), Lift(self.dropout), *head, Lift(self.fc), Lift(as_float32),
                 Lift(LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))),
                 loop="layers",
             )
@@ -169,7 +177,7 @@ class ConvSNN(nnx.Module):
             Lift(cell(p)), Lift(SpikeCount()),
             Lift(max_pool_2x2), Lift(self.conv2), Lift(as_float32),
             Lift(cell(p)), Lift(SpikeCount()),
-            Lift(max_pool_2x2), Lift(flatten), Lift(self.dropout), Lift(self.fc), Lift(as_float32),
+            Lift(max_pool_2x2), Lift(flatten), Lift(self.dropout), *head, Lift(self.fc), Lift(as_float32),
             Lift(LICell(LIParameters(tau_mem_inv=tau_mem_inv, tau_syn_inv=tau_syn_inv))),
             loop="one", unroll=True,
         )
@@ -285,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--learning", choices=LEARNING, default="bptt",
         help="bptt: the conv network, backpropagation through time; ottt: a fully connected network "
              "(784-hidden-10) trained online by OTTT, memory independent of the steps")
-    add("--hidden", type=int, default=800, help="--learning ottt: hidden spiking neurons")
+    add("--hidden", type=int, default=None,
+        help="spiking neurons of a fully connected layer before the readout (default: none for the conv "
+             "network, 800 for --learning ottt)")
     add("--data-dir", default=None, help="folder with the IDX .gz files (default: search, see spikejax.data)")
     add("--epochs", type=int, default=None, help="training epochs (default 12; 1 with --smoke)")
     add("--batch-size", type=int, default=None, help="training batch size (default 128; 16 with --smoke)")
@@ -345,7 +355,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     for name, (full, smoke) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, smoke if args.smoke else full)
-    check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit", "hidden"))
+    check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
+    if args.hidden is None:
+        args.hidden = 800 if args.learning == "ottt" else 0
+    if args.hidden < (1 if args.learning == "ottt" else 0):
+        parser.error(f"--hidden must be {'a positive integer' if args.learning == 'ottt' else '0 (none) or positive'}"
+                     f" with --learning {args.learning}, got {args.hidden}")
     if args.learning == "ottt":
         # OTTT trains the dense stack: the conv network's options have nothing to act on.
         refused = {"--norm": (args.norm, "none"), "--devices": (args.devices, 1),
@@ -538,6 +553,7 @@ def build_model(args: argparse.Namespace) -> ConvSNN | DenseSNN:
         neuron=args.neuron, time_steps=args.time_steps, channels=args.channels,
         encoder=args.encoder, f_max=args.f_max, surrogate=args.surrogate, alpha=args.alpha,
         tau_mem_inv=args.tau_mem_inv, tau_syn_inv=args.tau_syn_inv, dropout=args.dropout, norm=args.norm,
+        hidden=args.hidden,
         dtype=PRECISIONS[args.precision], mean_std=sdata.DATASETS[args.dataset].mean_std,
         rngs=nnx.Rngs(args.seed),
     )

@@ -229,7 +229,21 @@ def test_ottt_run_trains_and_refuses_the_conv_networks_options(tmp_path, capsys)
                            (["--channels", "8", "8"], "--channels"),
                            (["--neuron", "leaky"], "--neuron lif or lif_box, got 'leaky'"),
                            (["--tau-mem-inv", "1000"], "--tau-mem-inv below 1000"),
-                           (["--hidden", "0"], "--hidden must be a positive integer")]:
+                           (["--hidden", "0"], "--hidden must be a positive integer with --learning ottt, got 0")]:
         with pytest.raises(SystemExit):
             mnist.parse_args(["--learning", "ottt", *flags])
         assert message in capsys.readouterr().err, flags
+
+
+def test_hidden_puts_a_spiking_fully_connected_layer_before_the_readout(capsys):
+    model = mnist.ConvSNN(channels=(2, 4), hidden=8, time_steps=2, rngs=nnx.Rngs(0))
+    assert model.fc_hidden.kernel.shape == (7 * 7 * 4, 8) and model.fc.kernel.shape == (8, 10)
+    logits, counts = model(jnp.ones((3, 28, 28)))
+    assert logits.shape == (3, 10) and counts.shape == ()
+    assert not hasattr(mnist.ConvSNN(channels=(2, 4), rngs=nnx.Rngs(0)), "fc_hidden")
+    with pytest.raises(ValueError, match="hidden must be 0"):
+        mnist.ConvSNN(hidden=-1, rngs=nnx.Rngs(0))
+    assert mnist.parse_args([]).hidden == 0 and mnist.parse_args(["--learning", "ottt"]).hidden == 800
+    with pytest.raises(SystemExit):
+        mnist.parse_args(["--hidden", "-2"])
+    assert "--hidden must be 0 (none) or positive with --learning bptt, got -2" in capsys.readouterr().err
