@@ -382,11 +382,25 @@ def _bind(train_step, model, optimizer):
     return lambda batch: train_step(model, optimizer, batch)
 
 
+def _processor() -> str:
+    """The CPU's model name (Linux's ``/proc/cpuinfo``), or what ``platform`` says elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
-    """The device, platform and library versions, for JSON summaries.
+    """The device, processor, platform and library versions, for JSON summaries.
 
     Example:
         >>> environment()["jax"] == jax.__version__
+        True
+        >>> isinstance(environment()["processor"], str)
         True
     """
     import flax
@@ -399,6 +413,7 @@ def environment() -> dict:
         "device_count": jax.device_count(),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
+        "processor": _processor(),
         "python": platform.python_version(),
         "jax": jax.__version__,
         "flax": flax.__version__,
