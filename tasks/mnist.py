@@ -60,6 +60,10 @@ from tasks._cli import RunRecord, run_main
 
 NORMS = ("none", "batch")
 LEARNING = ("bptt", "ottt")
+# Each data set's schedule (chosen on the 2-core CPU, issue 17): MNIST trains 12 epochs
+# with random shifts; Fashion-MNIST's objects are centred and the shifts slowed its learning (85.4 %
+# against 88.0 % without them after 4 epochs on 12,000 images), and it takes more epochs.
+DATASET_DEFAULTS = {"mnist": {"epochs": 12, "augment": True}, "fashion_mnist": {"epochs": 18, "augment": False}}
 NEURONS = {"lif": "LIF", "lif_box": "LIFBox", "leaky": "Leaky", "iaf": "IAF", "lsnn": "LSNN"}
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -297,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="spiking neurons of a fully connected layer before the readout (default: none for the conv "
              "network, 800 for --learning ottt)")
     add("--data-dir", default=None, help="folder with the IDX .gz files (default: search, see spikejax.data)")
-    add("--epochs", type=int, default=None, help="training epochs (default 12; 1 with --smoke)")
+    add("--epochs", type=int, default=None, help="training epochs (default 12 for mnist, 18 for fashion_mnist; 1 with --smoke)")
     add("--batch-size", type=int, default=None, help="training batch size (default 128; 16 with --smoke)")
     add("--lr", type=float, default=2e-3, help="peak learning rate (Adam, cosine decay)")
     add("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
@@ -316,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--norm", choices=NORMS, default="none",
         help="batch: batch normalisation between each convolution and its neurons")
     add("--label-smoothing", type=float, default=0.0, help="label smoothing of the cross-entropy")
-    add("--augment", action=argparse.BooleanOptionalAction, default=True,
-        help="random shifts of up to 2 pixels during training")
+    add("--augment", action=argparse.BooleanOptionalAction, default=None,
+        help="random shifts of up to 2 pixels during training (default: on for mnist, off for fashion_mnist)")
     add("--seed", type=int, default=0, help="random seed (initialisation, shuffling, encoding)")
     add("--checkpoint-dir", default=None, help="save a checkpoint here after every epoch")
     add("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
@@ -350,11 +354,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     # Flags left unset take the full run's defaults, or the smoke run's with --smoke.
     # The smoke run takes 64 small steps: fewer leave the loss on its initial plateau (ln 10).
-    defaults = {"epochs": (12, 1), "batch_size": (128, 16), "time_steps": (4, 4),
-                "train_limit": (None, 1024), "test_limit": (None, 256)}
+    defaults = {"epochs": (DATASET_DEFAULTS[args.dataset]["epochs"], 1), "batch_size": (128, 16),
+                "time_steps": (4, 4), "train_limit": (None, 1024), "test_limit": (None, 256)}
     for name, (full, smoke) in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, smoke if args.smoke else full)
+    if args.augment is None:
+        args.augment = DATASET_DEFAULTS[args.dataset]["augment"]
     check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
     if args.hidden is None:
         args.hidden = 800 if args.learning == "ottt" else 0

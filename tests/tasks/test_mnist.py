@@ -247,3 +247,13 @@ def test_hidden_puts_a_spiking_fully_connected_layer_before_the_readout(capsys):
     with pytest.raises(SystemExit):
         mnist.parse_args(["--hidden", "-2"])
     assert "--hidden must be 0 (none) or positive with --learning bptt, got -2" in capsys.readouterr().err
+
+
+def test_each_data_set_has_its_own_schedule_and_flags_override_it():
+    mnist_args, fashion = mnist.parse_args([]), mnist.parse_args(["--dataset", "fashion_mnist"])
+    assert (mnist_args.epochs, mnist_args.augment) == (12, True)
+    assert (fashion.epochs, fashion.augment) == (18, False)
+    overridden = mnist.parse_args(["--dataset", "fashion_mnist", "--augment", "--epochs", "3"])
+    assert (overridden.epochs, overridden.augment) == (3, True)
+    assert mnist.parse_args(["--no-augment"]).augment is False
+    assert mnist.parse_args(["--smoke", "--dataset", "fashion_mnist"]).epochs == 1
