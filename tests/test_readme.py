@@ -89,6 +89,7 @@ COMMANDS = {
     "python -m tasks.mnist": {"clone": [], "full": True},
     # tests/tasks/test_mnist.py runs the same task with --smoke in-process; this subprocess run is slow.
     "python -m tasks.mnist --dataset fashion_mnist": {"smoke": [], "smoke_slow": True, "full": True},
+    "python -m tasks.mnist --learning ottt": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.mnist_stdp": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.memory": {"smoke": [], "smoke_slow": True, "full": True},
     "python -m tasks.cartpole": {"smoke": [], "smoke_slow": True, "full": True},
