@@ -251,7 +251,18 @@ class LearnableDelayedLinear(StatefulModule):
         return fixed
 
 
-class AxonalDelay(StatefulModule):
+class _AxonalDelays(StatefulModule):
+    """What the axonal delay layer and its one-step cell share: the checked integer delays."""
+
+    def __init__(self, features: int, max_delay: int, *, delays: Any = None, rngs: Optional[nnx.Rngs] = None):
+        self.in_features = check_int("features", features)
+        self.max_delay = check_int("max_delay", max_delay)
+        delays = _delays(delays, (self.in_features,), self.max_delay, rngs, "(features,)")
+        F.axonal_delay(jnp.zeros((1, 1, self.in_features)), delays, self.max_delay)  # checks the range
+        self.delays = DelaySteps(delays)
+
+
+class AxonalDelay(_AxonalDelays):
     r"""One integer delay per neuron: :math:`y_j[t] = x_j[t - d_j]` (an axon's conduction delay).
 
     Args:
@@ -271,18 +282,12 @@ class AxonalDelay(StatefulModule):
     # Runs over a whole sequence (T, B, n): SequentialState runs it layer by layer.
     is_sequence: ClassVar[bool] = True
 
-    def __init__(self, features: int, max_delay: int, *, delays: Any = None, rngs: Optional[nnx.Rngs] = None):
-        self.in_features = check_int("features", features)
-        self.max_delay = check_int("max_delay", max_delay)
-        delays = _delays(delays, (self.in_features,), self.max_delay, rngs, "(features,)")
-        F.axonal_delay(jnp.zeros((1, 1, self.in_features)), delays, self.max_delay)  # checks the range
-        self.delays = DelaySteps(delays)
 
     def __call__(self, input_tensor: jax.Array, state: Optional[jax.Array] = None):
         return F.axonal_delay(input_tensor, self.delays[...], self.max_delay, state)
 
 
-class AxonalDelayCell(StatefulModule):
+class AxonalDelayCell(_AxonalDelays):
     r"""One step of :class:`~spikejax.nn.AxonalDelay`: :math:`y_j[t] = x_j[t - d_j]` for one step ``(B, N)``.
 
     The state is the same as the sequence layer's, the last ``max_delay - 1`` inputs
@@ -309,12 +314,6 @@ class AxonalDelayCell(StatefulModule):
         [[0.0, 1.0]]
     """
 
-    def __init__(self, features: int, max_delay: int, *, delays: Any = None, rngs: Optional[nnx.Rngs] = None):
-        self.in_features = check_int("features", features)
-        self.max_delay = check_int("max_delay", max_delay)
-        delays = _delays(delays, (self.in_features,), self.max_delay, rngs, "(features,)")
-        F.axonal_delay(jnp.zeros((1, 1, self.in_features)), delays, self.max_delay)  # checks the range
-        self.delays = DelaySteps(delays)
 
     def __call__(self, input_tensor: jax.Array, state: Optional[jax.Array] = None):
         if getattr(input_tensor, "ndim", None) != 2:
