@@ -2,7 +2,7 @@
 
     python -m tasks.mnist                       # full run: MNIST, offline from data/mnist
     python -m tasks.mnist --smoke               # a few hundred images, one epoch (CI)
-    python -m tasks.mnist --dataset fashion_mnist   # offline from data/fashion_mnist
+    python -m tasks.mnist --dataset fashion_mnist   # offline from data/fashion_mnist (18 epochs, no shifts)
     python -m tasks.mnist --checkpoint-dir runs/ckpt --resume
     python -m tasks.mnist --devices all --precision bfloat16   # data-parallel, bf16 layers
     python -m tasks.mnist --learning ottt       # fully connected, trained online by OTTT
