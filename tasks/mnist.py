@@ -16,7 +16,7 @@ four epochs on 12,000 images). ``--norm batch`` puts batch normalisation between
 and its neurons (the stack then runs layer by layer, each convolution batched over all steps).
 
 ``--learning ottt`` trains a fully connected network instead (784 inputs, ``--hidden`` LIF neurons, 10
-leaky integrators; :class:`DenseSNN`) with OTTT (Xiao et al., NeurIPS 2022;
+leaky integrators; ``DenseSNN``) with OTTT (Xiao et al., NeurIPS 2022;
 :func:`spikejax.online.make_ottt_train_step`): every step's readout is trained to classify, the
 gradient is computed forward in time from presynaptic traces, and the memory does not grow with
 ``--time-steps``; its class scores are the readout's mean membrane over the steps.

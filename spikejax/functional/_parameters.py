@@ -244,7 +244,7 @@ the threshold fires on every step)
         return tuple(self._reset_below)
 
     def lower_bounds(self) -> dict[str, float]:
-        """The smallest valid value of each bounded field: :data:`POSITIVE_FLOOR` for the
+        """The smallest valid value of each bounded field: ``POSITIVE_FLOOR`` (1e-6) for the
         positive ones, ``0`` for the non-negative ones.
 
         :class:`spikejax.nn` modules clamp learnable parameters to these bounds (with
