@@ -54,6 +54,7 @@ from benchmarks.neuron_kernels import (
 from benchmarks.peers._protocol import timed_rounds
 import spikejax
 from spikejax import train
+from spikejax.train import _cpu_model as cpu_model  # the CPU's model name, or None
 from spikejax.functional import LIF_MODEL, lif_feed_forward_state, run
 from spikejax.kernels import select_implementation
 from spikejax.nn import LIF, LIFCell, Lift, SequentialState
@@ -411,18 +412,6 @@ def measured_peak(args, row):
 
 
 # ---- report ----------------------------------------------------------------------------------
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name (Linux), e.g. to tell two machines' figures apart."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return None
 
 
 def matmul_precision() -> str:

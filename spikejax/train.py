@@ -382,8 +382,8 @@ def _bind(train_step, model, optimizer):
     return lambda batch: train_step(model, optimizer, batch)
 
 
-def _processor() -> str:
-    """The CPU's model name (Linux's ``/proc/cpuinfo``), or what ``platform`` says elsewhere."""
+def _cpu_model() -> Optional[str]:
+    """The CPU's model name from Linux's ``/proc/cpuinfo``, or ``None`` where there is none."""
     try:
         with open("/proc/cpuinfo") as info:
             for line in info:
@@ -391,7 +391,12 @@ def _processor() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def _processor() -> str:
+    """The CPU's model name, or what ``platform`` says where Linux's is not available."""
+    return _cpu_model() or platform.processor() or platform.machine()
 
 
 def environment() -> dict:
