@@ -11,6 +11,7 @@ or with the checkpoint written but not yet renamed into place. The test then kil
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import signal
@@ -49,6 +50,11 @@ def main(argv: list[str]) -> None:
 
         async def slow_save(self, directory_, *args, **kwargs):
             if directory_.parent.name.startswith(f"{hang_epoch}."):  # the temporary folder of that epoch
+                # orbax may create that folder in another thread or task after calling the handler
+                # (CI once killed the run before the folder existed): wait until it is on disk.
+                deadline = time.monotonic() + 120
+                while not directory_.parent.exists() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
                 _hang(marker)
             return await original(self, directory_, *args, **kwargs)
 
