@@ -23,7 +23,7 @@ import os
 import pathlib
 import shutil
 import warnings
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -142,6 +142,10 @@ class Checkpointer:
         self.overwrite = overwrite
         #: The epoch the last :meth:`restore` loaded (``None`` before any).
         self.restored_epoch: Optional[int] = None
+        #: The per-epoch results saved with that checkpoint (``save(..., history=...)``; :func:`fit`
+        #: saves the run's so far), so that a resumed run can report its whole history; ``None``
+        #: when that checkpoint holds none (saved without it, or before spikejax kept it).
+        self.restored_history: Optional[list] = None
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
@@ -188,8 +192,12 @@ class Checkpointer:
 
     # -- save --------------------------------------------------------------------------------------
 
-    def save(self, epoch: int, model, optimizer=None, metadata: Optional[Mapping] = None) -> None:
+    def save(self, epoch: int, model, optimizer=None, metadata: Optional[Mapping] = None, *,
+             history: Optional[Sequence[Mapping]] = None) -> None:
         """Save after ``epoch`` (blocking until written, so that a crash right after keeps it).
+
+        ``history``: the per-epoch results of the run up to ``epoch`` (JSON-able; numpy and jax
+        scalars become numbers), read back by :meth:`restore` into :attr:`restored_history`.
 
         Raises:
             FileExistsError: when ``epoch``, or a newer epoch, is already in the folder and
@@ -200,6 +208,7 @@ class Checkpointer:
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
         metadata = _check_metadata(metadata)
+        history = _check_history(history)
         in_the_way = sorted(e for e in self._folders() if e >= epoch)
         if in_the_way and not self.overwrite:
             raise FileExistsError(
@@ -219,6 +228,8 @@ class Checkpointer:
             payload["optimizer"] = nnx.to_pure_dict(nnx.state(optimizer))
         stored = dict(metadata)
         stored[_RESERVED] = {"format": 1, "checksum": _checksum(payload)}
+        if history is not None:
+            stored[_RESERVED]["history"] = history
         args = self._ocp.args
         self._manager.reload()  # orbax caches the listing; folders may have changed under it
         saved = self._manager.save(
@@ -300,7 +311,7 @@ class Checkpointer:
         )
 
     def _load(self, epoch: int):
-        """``(state, metadata)`` read back and verified, or a string saying why it could not be."""
+        """``(state, metadata, history)`` read back and verified, or a string saying why it could not be."""
         args = self._ocp.args
         self._manager.reload()
         try:
@@ -317,10 +328,11 @@ class Checkpointer:
             if found != integrity["checksum"]:
                 return (f"its arrays do not match the checksum saved with them "
                         f"(saved {integrity['checksum'][:16]}..., read {str(found)[:16]}...)")
-        return state, metadata
+        history = integrity.get("history") if isinstance(integrity, Mapping) else None
+        return state, metadata, history if isinstance(history, list) else None
 
     def _apply(self, epoch: int, loaded, targets: dict) -> dict:
-        state, metadata = loaded
+        state, metadata, history = loaded
         where = f"the checkpoint of epoch {epoch} in {self.directory}"
         matched = {}
         for name, obj in targets.items():
@@ -334,6 +346,7 @@ class Checkpointer:
             nnx.replace_by_pure_dict(current, pure)
             nnx.update(obj, current)
         self.restored_epoch = epoch
+        self.restored_history = history
         return metadata
 
     def _set_aside(self, epochs: list[int]) -> str:
@@ -389,6 +402,24 @@ def _check_metadata(metadata) -> dict:
     except (TypeError, ValueError) as error:
         raise TypeError(f"metadata must be JSON-able (str keys; numbers, strings, lists, dicts): {error}") from None
     return dict(metadata)
+
+
+def _check_history(history) -> Optional[list]:
+    """``history`` as a JSON-able list of dicts (numpy and jax scalars as numbers), or ``None``."""
+    if history is None:
+        return None
+    if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, Sequence):
+        raise TypeError(f"history must be a list of per-epoch dicts or None, got {type(history).__name__}")
+
+    def number(value):
+        if hasattr(value, "item") and getattr(value, "size", 1) == 1:
+            return value.item()
+        raise TypeError(f"history must be JSON-able, got a {type(value).__name__}")
+
+    try:
+        return json.loads(json.dumps(list(history), default=number))
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"history must be JSON-able (dicts of numbers and strings): {error}") from None
 
 
 def _primary() -> bool:

@@ -138,7 +138,9 @@ def fit(
         epochs: the total number of epochs of the run (including resumed ones).
         eval_step: evaluates the model after every epoch (optional; with ``eval_batches``).
         eval_batches: the batches it evaluates on (optional; with ``eval_step``).
-        checkpointer: save after every epoch when given.
+        checkpointer: save after every epoch when given, with the results of the run's epochs so
+            far (a resumed run's earlier ones included), which a resume reads back into
+            ``checkpointer.restored_history``.
         resume: continue from the checkpointer's latest intact epoch (a fresh start if there is none).
         metadata: saved with each checkpoint (e.g. the configuration; JSON-able).
         progress: show a tqdm bar with the running loss and accuracy.
@@ -201,9 +203,11 @@ def fit(
                 f"would start from scratch over them. Pass resume=True to continue that run, "
                 f"Checkpointer({str(checkpointer.directory)!r}, overwrite=True) to replace it, or a fresh folder"
             )
+    earlier: list = []  # the results of the epochs before a resume, as saved with the checkpoint
     if resume and checkpointer._folders():
         checkpointer.restore(model, optimizer)
         start = checkpointer.restored_epoch
+        earlier = list(checkpointer.restored_history or [])
         if log:
             log(f"resumed from epoch {start} in {checkpointer.directory}")
     history: list[EpochResult] = []
@@ -215,7 +219,7 @@ def fit(
                 result["eval"] = evaluate(model, eval_step, eval_batches(), progress=progress,
                                           batch_axis=eval_batch_axis)
             if checkpointer is not None:
-                checkpointer.save(epoch + 1, model, optimizer, metadata)
+                checkpointer.save(epoch + 1, model, optimizer, metadata, history=earlier + history + [result])
             history.append(result)
             if log:
                 parts = [f"epoch {epoch + 1}/{epochs}", f"{result['seconds']:.1f}s"]

@@ -191,18 +191,57 @@ class RunRecord:
         self.task, self.argv, self.output = task, list(argv), pathlib.Path(output)
         self.config, self.fields = config, fields
         self.history: list = []
+        #: The run's :class:`spikejax.train.Checkpointer`, if any: after a resume, the epochs run
+        #: before it (saved with the checkpoint) head :attr:`history`, so that nothing of them is lost.
+        self.checkpointer = None
+        self.resumed_from: Optional[int] = None
+        self.earlier_summary: Optional[dict] = None  # the figures of the run before the resume, when read
         self.interrupt: Optional[Interruptible] = None
         self.began, self.cpu_began, self.load_start = time.perf_counter(), time.process_time(), os.getloadavg()
 
+    def _take_restored(self) -> None:
+        """After a resume, once: the epochs before it head :attr:`history`, from the checkpoint or,
+        for a checkpoint saved without them, from this run's earlier summary at ``output``."""
+        restored = getattr(self.checkpointer, "restored_epoch", None)
+        if self.history or restored is None or self.resumed_from is not None:
+            return
+        self.resumed_from = restored
+        saved = self.checkpointer.restored_history
+        if saved is None:
+            saved = self._earlier_summary_history(restored)
+        self.history.extend(h for h in saved or [] if h["epoch"] <= restored)
+
+    def _earlier_summary_history(self, restored: int) -> Optional[list]:
+        """The history in the summary already at ``output`` when it is this run's (the same
+        configuration but for how it is shown and resumed) and covers epochs 1 to ``restored``."""
+        try:
+            earlier = json.loads(self.output.read_text())
+        except (OSError, ValueError):
+            return None
+        config = earlier.get("config") if isinstance(earlier, dict) else None
+        if not isinstance(config, dict) or not str(earlier.get("command", "")).startswith(f"python -m {self.task} "):
+            return None
+        shown = {"resume", "output", "no_progress"}
+        if any(config[k] != v for k, v in self.config.items() if k in config and k not in shown):
+            return None
+        history = [h for h in earlier.get("history") or [] if isinstance(h, dict) and h.get("epoch", 0) <= restored]
+        if [h["epoch"] for h in history] != list(range(1, restored + 1)):
+            return None
+        self.earlier_summary = {"path": str(self.output), "wall_seconds": earlier.get("wall_seconds"),
+                                "cpu_seconds": earlier.get("cpu_seconds"), "load_average": earlier.get("load_average")}
+        return history
+
     def summary(self, complete: bool) -> dict:
         """The task's fields and the common ones."""
+        self._take_restored()
         import spikejax
         from spikejax import train
 
         return {
             **self.fields(complete),
             "epochs_run": len(self.history), "epoch_seconds": [h["seconds"] for h in self.history],
-            "history": self.history,
+            "history": self.history, "resumed_from_epoch": self.resumed_from,
+            **({"before_resume": self.earlier_summary} if self.earlier_summary else {}),
             "wall_seconds": time.perf_counter() - self.began, "cpu_seconds": time.process_time() - self.cpu_began,
             "load_average": {"start": list(self.load_start), "end": list(os.getloadavg())},
             "environment": train.environment(), "spikejax": spikejax.__version__,
@@ -218,7 +257,9 @@ class RunRecord:
 
     def record_epoch(self, result: dict) -> None:
         """``fit``'s ``on_epoch_end``: keep the epoch, write the summary (so that a run cut off
-        leaves its figures, ``"complete": false``) and tell the :meth:`interruptible` the epoch."""
+        leaves its figures, ``"complete": false``) and tell the :meth:`interruptible` the epoch.
+        The first epoch after a resume puts the epochs saved with the checkpoint before it."""
+        self._take_restored()
         self.history.append(result)
         self.write(complete=False)
         if self.interrupt is not None:

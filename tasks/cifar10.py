@@ -211,6 +211,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
               f"cifar10: {len(train_x)} train, {len(test_x)} test images", flush=True)
 
         checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
+        record.checkpointer = checkpointer
         if args.resume:
             interrupt.completed = checkpointer.latest_epoch() or 0
         try:

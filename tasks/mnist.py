@@ -2,7 +2,8 @@
 
     python -m tasks.mnist                       # full run: MNIST, offline from data/mnist
     python -m tasks.mnist --smoke               # a few hundred images, one epoch (CI)
-    python -m tasks.mnist --dataset fashion_mnist   # offline from data/fashion_mnist (18 epochs, flips)
+    python -m tasks.mnist --dataset fashion_mnist   # offline from data/fashion_mnist (18 epochs, flips;
+                                                    # tested on each image and its mirror image)
     python -m tasks.mnist --checkpoint-dir runs/ckpt --resume
     python -m tasks.mnist --devices all --precision bfloat16   # data-parallel, bf16 layers
     python -m tasks.mnist --learning ottt       # fully connected, trained online by OTTT
@@ -328,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--flip", action=argparse.BooleanOptionalAction, default=None,
         help="flip half the training images left-right (default: on for fashion_mnist, off for mnist, whose "
              "digits are not symmetric)")
+    add("--test-flip", action=argparse.BooleanOptionalAction, default=None,
+        help="evaluate each test image and its mirror image and average the class scores (default: with "
+             "--flip); the summary also gives the final model's accuracy without it")
     add("--seed", type=int, default=0, help="random seed (initialisation, shuffling, encoding)")
     add("--checkpoint-dir", default=None, help="save a checkpoint here after every epoch")
     add("--resume", action="store_true", help="continue from the latest checkpoint in --checkpoint-dir")
@@ -380,6 +384,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     for name in ("augment", "flip"):
         if getattr(args, name) is None:
             setattr(args, name, DATASET_DEFAULTS[args.dataset][name])
+    if args.test_flip is None:
+        args.test_flip = args.flip
     check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
     if args.hidden is None:
         args.hidden = 800 if args.learning == "ottt" else 0
@@ -439,6 +445,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         raise SystemExit(f"--batch-size {args.batch_size} does not split evenly over --devices {args.devices}")
     parallel = train.data_parallel(jax.local_devices()[:args.devices]) if args.devices > 1 else None
     initial, final_eval = [], None  # initial: the test loss before training, with --smoke
+    plain_eval: list = []  # with --test-flip: the final model's accuracy on the test images alone
 
     def fields(complete: bool) -> dict:
         history = record.history
@@ -448,6 +455,8 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
             "test_accuracy": final["accuracy"], "test_loss": final["loss"],
             "best_test_accuracy": max([h["eval"]["accuracy"] for h in history] or [final["accuracy"]]),
             "initial_test_loss": initial[0]["loss"] if initial else None,
+            "test_accuracy_without_flip": plain_eval[0]["accuracy"] if plain_eval else final["accuracy"],
+            "test_loss_without_flip": plain_eval[0]["loss"] if plain_eval else final["loss"],
         }
 
     record = RunRecord("tasks.mnist", argv, output, config=dict(vars(args)), fields=fields)
@@ -471,20 +480,28 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         optimizer = nnx.Optimizer(model, optax.adamw(schedule, weight_decay=args.weight_decay), wrt=nnx.Param)
         base_key = jax.random.key(args.seed)
 
-        def loss_fn(model, batch):
-            logits, _ = model(batch["x"], batch["key"])
+        def loss_of(logits, labels):
             if args.label_smoothing:
-                targets = optax.smooth_labels(jax.nn.one_hot(batch["y"], 10), args.label_smoothing)
+                targets = optax.smooth_labels(jax.nn.one_hot(labels, 10), args.label_smoothing)
                 loss = optax.softmax_cross_entropy(logits, targets).mean()
             else:
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["y"]).mean()
+                loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
             return loss, {"logits": logits}
+
+        def loss_fn(model, batch):
+            return loss_of(model(batch["x"], batch["key"])[0], batch["y"])
+
+        def mirrored_loss_fn(model, batch):
+            """The class scores of each image and of its mirror image, averaged (``--test-flip``)."""
+            logits = model(batch["x"], batch["key"])[0] + model(batch["x"][..., ::-1], batch["key"])[0]
+            return loss_of(logits / 2, batch["y"])
 
         if args.learning == "ottt":
             train_step = ottt_train_step(args, model)
         else:
             train_step = train.make_train_step(loss_fn, parallel=parallel)
-        eval_step = train.make_eval_step(loss_fn, parallel=parallel)
+        eval_step = train.make_eval_step(mirrored_loss_fn if args.test_flip else loss_fn, parallel=parallel)
+        plain_eval_step = train.make_eval_step(loss_fn, parallel=parallel) if args.test_flip else None
 
         def train_batches(epoch: int):
             # Everything random in an epoch derives from (seed, epoch): a resumed run sees the same data.
@@ -516,6 +533,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
                        "key": jax.random.key(0)}
 
         checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
+        record.checkpointer = checkpointer
         if args.resume:
             interrupt.completed = checkpointer.latest_epoch() or 0
         if args.smoke:
@@ -539,6 +557,8 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
             if checkpointer is not None:
                 checkpointer.close()
         final_eval = train.evaluate(model, eval_step, eval_batches())
+        if plain_eval_step is not None:
+            plain_eval.append(train.evaluate(model, plain_eval_step, eval_batches()))
     summary = record.write(complete=True)
     print(f"test accuracy {final_eval['accuracy'] * 100:.2f}% ({args.dataset}); summary in {output}")
     return summary

@@ -141,6 +141,40 @@ def test_checkpointer_restores_model_optimizer_and_metadata(tmp_path):
     assert int(other_opt.step[...]) == 1
 
 
+def test_a_resumed_run_reads_back_the_results_of_its_earlier_epochs(tmp_path):
+    # A resumed task once reported only the epochs after the resume: the earlier ones were lost.
+    x, y = make_data()
+    step = train.make_train_step(loss_fn)
+
+    def run(epochs, resume):
+        model = Tiny(nnx.Rngs(0))
+        optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
+        with train.Checkpointer(tmp_path) as ckpt:
+            history = train.fit(model, optimizer, step, lambda e: batches_for(x, y, e), epochs=epochs,
+                                checkpointer=ckpt, resume=resume, progress=False, log=None)
+            return history, ckpt.restored_history
+
+    first, restored = run(2, resume=False)
+    assert restored is None and [h["epoch"] for h in first] == [1, 2]
+    second, restored = run(3, resume=True)
+    assert [h["epoch"] for h in second] == [3]  # fit returns the epochs it ran
+    assert [h["epoch"] for h in restored] == [1, 2]
+    for saved, ran in zip(restored, first):
+        assert saved["train"]["loss"] == pytest.approx(float(ran["train"]["loss"]), rel=1e-6)
+        assert saved["seconds"] == pytest.approx(ran["seconds"])
+    model = Tiny(nnx.Rngs(0))
+    with train.Checkpointer(tmp_path) as ckpt:
+        ckpt.restore(model)
+        assert [h["epoch"] for h in ckpt.restored_history] == [1, 2, 3]
+        ckpt.save(4, model)  # saved without a history: a restore says there is none
+        ckpt.restore(model)
+        assert ckpt.restored_epoch == 4 and ckpt.restored_history is None
+        with pytest.raises(TypeError, match="history must be a list of per-epoch dicts or None, got dict"):
+            ckpt.save(5, model, history={"epoch": 5})
+        with pytest.raises(TypeError, match="history must be JSON-able"):
+            ckpt.save(5, model, history=[{"epoch": object()}])
+
+
 def test_fit_validates_its_arguments():
     model = Tiny(nnx.Rngs(0))
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)

@@ -82,7 +82,8 @@ def test_interrupted_mnist_run_names_its_checkpoints_and_the_command_that_resume
     assert summary["test_accuracy"] == summary["history"][0]["eval"]["accuracy"]
     # The printed command continues the run: only epoch 2 runs.
     resumed = mnist.main(shlex.split(command)[3:])
-    assert resumed["complete"] and resumed["epochs_run"] == 1 and "interrupted" not in resumed
+    assert resumed["complete"] and "interrupted" not in resumed
+    assert resumed["epochs_run"] == 2 and resumed["resumed_from_epoch"] == 1  # epoch 1 read back from its checkpoint
 
 
 def _interrupted(*args, **kwargs):

@@ -57,7 +57,9 @@ def test_interrupted_and_resumed_run_ends_with_the_same_parameters(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         mnist.main(common + ["--checkpoint-dir", str(tmp_path / "b")], on_epoch_end=interrupt)
     summary = mnist.main(common + ["--checkpoint-dir", str(tmp_path / "b"), "--resume"])
-    assert summary["epochs_run"] == 1  # only the second epoch ran after resuming
+    # only the second epoch ran after resuming; the first one's results came back from its checkpoint
+    assert [h["epoch"] for h in summary["history"]] == [1, 2] and summary["resumed_from_epoch"] == 1
+    assert json.loads((tmp_path / "s.json").read_text())["epochs_run"] == 2
     a, b = _final_parameters(tmp_path / "a"), _final_parameters(tmp_path / "b")
     assert len(a) == len(b) == 6
     for x, y in zip(a, b):
@@ -251,9 +253,37 @@ def test_hidden_puts_a_spiking_fully_connected_layer_before_the_readout(capsys):
 
 def test_each_data_set_has_its_own_schedule_and_flags_override_it():
     mnist_args, fashion = mnist.parse_args([]), mnist.parse_args(["--dataset", "fashion_mnist"])
-    assert (mnist_args.epochs, mnist_args.augment) == (12, True)
-    assert (fashion.epochs, fashion.augment) == (18, False)
-    overridden = mnist.parse_args(["--dataset", "fashion_mnist", "--augment", "--epochs", "3"])
-    assert (overridden.epochs, overridden.augment) == (3, True)
+    assert (mnist_args.epochs, mnist_args.augment, mnist_args.flip) == (12, True, False)
+    assert (fashion.epochs, fashion.augment, fashion.flip) == (18, False, True)
+    overridden = mnist.parse_args(["--dataset", "fashion_mnist", "--augment", "--no-flip", "--epochs", "3"])
+    assert (overridden.epochs, overridden.augment, overridden.flip) == (3, True, False)
     assert mnist.parse_args(["--no-augment"]).augment is False
+    assert mnist.parse_args(["--flip"]).flip is True
+    # the test images are evaluated with their mirror images exactly when training flips
+    assert (mnist_args.test_flip, fashion.test_flip) == (False, True)
+    assert mnist.parse_args(["--dataset", "fashion_mnist", "--no-test-flip"]).test_flip is False
     assert mnist.parse_args(["--smoke", "--dataset", "fashion_mnist"]).epochs == 1
+
+
+def test_flips_mirror_about_half_the_images_and_nothing_else():
+    rng = np.random.default_rng(0)
+    images = rng.random((400, 28, 28)).astype(np.float32)
+    flipped = mnist.flip_images(images, np.random.default_rng(1))
+    assert flipped.shape == images.shape and flipped.dtype == images.dtype
+    same = (flipped == images).all(axis=(1, 2))
+    mirrored = (flipped == images[:, :, ::-1]).all(axis=(1, 2))
+    assert (same ^ mirrored).all()  # each image is itself or its mirror image, never both (random pixels)
+    assert 150 < mirrored.sum() < 250
+    again = mnist.flip_images(images, np.random.default_rng(1))
+    np.testing.assert_array_equal(again, flipped)  # the same generator state, the same flips (resumable)
+
+
+def test_test_flip_scores_each_image_with_its_mirror_image(tmp_path):
+    common = TINY + ["--dataset", "fashion_mnist", "--epochs", "1", "--channels", "2", "4"]
+    flipped = mnist.main(common + ["--output", str(tmp_path / "f.json")])
+    assert flipped["config"]["test_flip"] is True
+    # the mirrored images change the scores (the loss), and the plain figures are kept beside them
+    assert flipped["test_loss"] != flipped["test_loss_without_flip"]
+    assert flipped["history"][-1]["eval"]["loss"] == flipped["test_loss"]
+    plain = mnist.main(common + ["--no-test-flip", "--output", str(tmp_path / "p.json")])
+    assert plain["test_loss"] == plain["test_loss_without_flip"] == pytest.approx(flipped["test_loss_without_flip"])
