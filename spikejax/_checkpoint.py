@@ -142,7 +142,7 @@ class Checkpointer:
         self.overwrite = overwrite
         #: The epoch the last :meth:`restore` loaded (``None`` before any).
         self.restored_epoch: Optional[int] = None
-        #: The per-epoch results saved with that checkpoint (``save(..., history=...)``; :func:`fit`
+        #: The per-epoch results saved with that checkpoint (``save(..., history=...)``; :func:`~spikejax.train.fit`
         #: saves the run's so far), so that a resumed run can report its whole history; ``None``
         #: when that checkpoint holds none (saved without it, or before spikejax kept it).
         self.restored_history: Optional[list] = None

@@ -43,6 +43,7 @@ def _assert_same_run(got, expected, *, atol=1e-5):
         np.testing.assert_allclose(got[name], value, rtol=0, atol=atol, err_msg=name)
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_eight_devices_train_like_one_device(tmp_path):
     out = tmp_path / "compare.npz"
     done = subprocess.run([sys.executable, str(WORKER), "compare", str(out)], env=_environment(8),

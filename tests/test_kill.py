@@ -135,9 +135,11 @@ def uninterrupted(tmp_path_factory):
 
 
 @pytest.mark.parametrize("where, leftover", [
-    ("epoch", None),                            # in the middle of epoch 3
+    # in the middle of epoch 3 (slow for CI time, as is "rename": "write" covers the most)
+    pytest.param("epoch", None, marks=pytest.mark.slow),
     ("write", "3.orbax-checkpoint-tmp"),        # writing epoch 3's checkpoint: the arrays half written
-    ("rename", "3.orbax-checkpoint-tmp"),       # epoch 3's checkpoint written but not renamed into place
+    # epoch 3's checkpoint written but not renamed into place
+    pytest.param("rename", "3.orbax-checkpoint-tmp", marks=pytest.mark.slow),
 ])
 def test_sigkill_then_resume_ends_bitwise_like_an_uninterrupted_run(where, leftover, uninterrupted, tmp_path):
     from spikejax import train

@@ -7,6 +7,7 @@ import pytest
 from benchmarks import gpu
 
 
+@pytest.mark.slow  # CI time; run with `pytest -m slow`
 def test_tiny_run_checks_every_model_and_writes_every_part(tmp_path):
     result = gpu.main(["--tiny", "--output", str(tmp_path)])
     written = json.loads((tmp_path / "gpu_tiny.json").read_text())

@@ -104,7 +104,8 @@ def test_forward_equals_the_scan(model):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("model", sorted(CASES))
+# ALIF's case is slow (CI time; run with `pytest -m slow`): LSNN's goes through the same kernel code.
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow) if m == "ALIF" else m for m in sorted(CASES)])
 def test_gradients_equal_the_scan(model):
     """Gradients for the currents, the initial state, an array parameter of the neurons' shape,
     a scalar array parameter and an array ``dt``: all that the kernel's VJP gives."""
