@@ -55,7 +55,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from spikejax._checkpoint import CheckpointError, Checkpointer, CheckpointWarning, _check_metadata
+from spikejax._checkpoint import CheckpointError, Checkpointer, CheckpointWarning
+from spikejax._checkpoint_payload import check_metadata
 from spikejax._parallel import DataParallel, data_parallel, initialize_distributed
 from spikejax.nn.sequential import _batch_major_lift
 from spikejax._steps import (
@@ -191,7 +192,7 @@ def fit(
     """
     _check_fit_arguments(train_step, train_batches, epochs, eval_step, eval_batches, checkpointer, resume,
                          on_epoch_end, log)
-    _check_metadata(metadata)  # before training, not at the first save
+    check_metadata(metadata)  # before training, not at the first save
     start = 0
     if checkpointer is not None and not resume and not checkpointer.overwrite:
         folders = sorted(checkpointer._folders())
