@@ -13,7 +13,8 @@ neurons + 2x2 max-pool, a linear readout into leaky integrators (LI); the class 
 readout's maximum membrane over time (as in Norse's MNIST task). The neurons' time constants
 (``--tau-mem-inv 500 --tau-syn-inv 1000`` with dt = 1 ms) let the membrane follow its input within
 the four steps; Norse's defaults (100 and 200) learn markedly slower here (95.0 % against 97.2 % after
-four epochs on 12,000 images). ``--norm batch`` puts batch normalisation between each convolution
+four epochs on 12,000 images). MNIST's cross-entropy smooths its labels by 0.1 (``--label-smoothing``;
+none for Fashion-MNIST, whose flips regularise it). ``--norm batch`` puts batch normalisation between each convolution
 and its neurons (the stack then runs layer by layer, each convolution batched over all steps).
 
 ``--learning ottt`` trains a fully connected network instead (784 inputs, ``--hidden`` LIF neurons, 10
@@ -66,8 +67,10 @@ LEARNING = ("bptt", "ottt")
 # against 88.0 % without them after 4 epochs on 12,000 images), and it takes more epochs. Without
 # augmentation it overfits from epoch ~8 (train 97.3 %, test 91.85 % after 18 epochs), so its
 # clothes are flipped left-right at random (a mirrored shirt is still a shirt; a mirrored digit is not).
-DATASET_DEFAULTS = {"mnist": {"epochs": 12, "augment": True, "flip": False},
-                    "fashion_mnist": {"epochs": 18, "augment": False, "flip": True}}
+# MNIST smooths its labels (0.1): without it the second seed ended at 99.28 % (seed 0: 99.42 %), with it
+# 99.43 %, ahead from the first epoch on (98.76 against 98.49 %) at the same cost per step.
+DATASET_DEFAULTS = {"mnist": {"epochs": 12, "augment": True, "flip": False, "label_smoothing": 0.1},
+                    "fashion_mnist": {"epochs": 18, "augment": False, "flip": True, "label_smoothing": 0.0}}
 NEURONS = {"lif": "LIF", "lif_box": "LIFBox", "leaky": "Leaky", "iaf": "IAF", "lsnn": "LSNN"}
 PRECISIONS = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -323,7 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dropout", type=float, default=0.0, help="dropout before the readout")
     add("--norm", choices=NORMS, default="none",
         help="batch: batch normalisation between each convolution and its neurons")
-    add("--label-smoothing", type=float, default=0.0, help="label smoothing of the cross-entropy")
+    add("--label-smoothing", type=float, default=None,
+        help="label smoothing of the cross-entropy (default: 0.1 for mnist, 0 for fashion_mnist and for "
+             "--learning ottt)")
     add("--augment", action=argparse.BooleanOptionalAction, default=None,
         help="random shifts of up to 2 pixels during training (default: on for mnist, off for fashion_mnist)")
     add("--flip", action=argparse.BooleanOptionalAction, default=None,
@@ -386,6 +391,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
             setattr(args, name, DATASET_DEFAULTS[args.dataset][name])
     if args.test_flip is None:
         args.test_flip = args.flip
+    if args.label_smoothing is None:
+        args.label_smoothing = DATASET_DEFAULTS[args.dataset]["label_smoothing"] if args.learning == "bptt" else 0.0
     check_args(parser, args, positive=("epochs", "batch_size", "time_steps", "train_limit", "test_limit"))
     if args.hidden is None:
         args.hidden = 800 if args.learning == "ottt" else 0
@@ -413,6 +420,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         parser.error(f"--channels must be two positive integers, got {args.channels}")
     if not 0 <= args.dropout < 1:
         parser.error(f"--dropout must be in [0, 1), got {args.dropout}")
+    if not 0 <= args.label_smoothing < 1:
+        parser.error(f"--label-smoothing must be in [0, 1), got {args.label_smoothing}")
     return args
 
 
@@ -547,7 +556,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
                 on_epoch_end(result)
 
         try:
-            train.fit(
+            ran = train.fit(
                 model, optimizer, train_step, train_batches, epochs=args.epochs,
                 eval_step=eval_step, eval_batches=eval_batches, checkpointer=checkpointer,
                 resume=args.resume, metadata={"config": config}, progress=progress,
@@ -556,7 +565,10 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         finally:
             if checkpointer is not None:
                 checkpointer.close()
-        final_eval = train.evaluate(model, eval_step, eval_batches())
+        if ran and ran[-1]["epoch"] == args.epochs and "eval" in ran[-1]:
+            final_eval = ran[-1]["eval"]  # this process just evaluated the final model, with eval_step
+        else:  # every epoch was done before (--resume): score the final model as this command asks
+            final_eval = train.evaluate(model, eval_step, eval_batches())
         if plain_eval_step is not None:
             plain_eval.append(train.evaluate(model, plain_eval_step, eval_batches()))
     summary = record.write(complete=True)
