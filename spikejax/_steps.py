@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from spikejax._parallel import DataParallel, batch_rows, data_parallel  # noqa: F401 (the examples use data_parallel)
-from spikejax.nn.sequential import _batch_major_lift
+from spikejax.nn.lift import _batch_major_lift
 
 __all__ = ["make_train_step", "make_eval_step", "evaluate", "NonFiniteError", "accuracy_from_logits"]
 

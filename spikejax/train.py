@@ -58,7 +58,7 @@ from flax import nnx
 from spikejax._checkpoint import CheckpointError, Checkpointer, CheckpointWarning
 from spikejax._checkpoint_payload import check_metadata
 from spikejax._parallel import DataParallel, data_parallel, initialize_distributed
-from spikejax.nn.sequential import _batch_major_lift
+from spikejax.nn.lift import _batch_major_lift
 from spikejax._steps import (
     NonFiniteError,
     _progress,

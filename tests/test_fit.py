@@ -9,7 +9,7 @@ import pytest
 from flax import nnx
 
 from spikejax import train
-from spikejax.nn import sequential
+from spikejax.nn import lift
 
 
 def loss_fn(model, batch):
@@ -202,7 +202,7 @@ def test_fit_traces_a_data_parallel_step_in_the_batch_major_lift_context():
     seen = []
 
     def recording_loss(model, batch):
-        seen.append(sequential._BATCH_MAJOR.get())  # at trace time
+        seen.append(lift._BATCH_MAJOR.get())  # at trace time
         return loss_fn(model, batch)
 
     parallel = train.data_parallel()

@@ -16,7 +16,8 @@ from ..functional._validate import check_min_rank
 from ..nn._base import is_stateful
 from ..nn._neuron import NeuronCell, NeuronLayer, NeuronRecurrentCell, NeuronRecurrentLayer
 from ..nn.leaky_integrator import LILinearCell
-from ..nn.sequential import Lift, SequentialState
+from ..nn.lift import Lift
+from ..nn.sequential import SequentialState
 from ._delay import DELAY_MODULES, delay_to_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, nir_shape, to_nir_layout

@@ -11,7 +11,8 @@ from flax import nnx
 
 from ..functional._model import check_dt
 from ..functional.surrogate import SurrogateLike, resolve_surrogate
-from ..nn.sequential import Lift, SequentialState
+from ..nn.lift import Lift
+from ..nn.sequential import SequentialState
 from ._delay import delay_from_nir
 from ._graph import Graph
 from ._layers import AvgPool2d, Flatten, Scale, SumPool2d, Threshold, from_nir_layout

@@ -31,4 +31,5 @@ from .iaf import *  # noqa: F401,F403
 from .leaky_integrator import *  # noqa: F401,F403
 from .lif_box import *  # noqa: F401,F403
 from .lif_refrac import *  # noqa: F401,F403
-from .sequential import Lift, SequentialState, is_sequence
+from .lift import Lift, is_sequence
+from .sequential import SequentialState

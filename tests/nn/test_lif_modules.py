@@ -175,7 +175,7 @@ def test_sequence_modules_take_a_constant_input_with_steps():
 
 def test_lift_in_batch_major_order_gives_the_same_outputs():
     # Inside a data-parallel step Lift merges (T, B) as B * T; the numbers must not change.
-    from spikejax.nn.sequential import _BATCH_MAJOR, _batch_major_lift
+    from spikejax.nn.lift import _BATCH_MAJOR, _batch_major_lift
 
     conv = nnx.Conv(2, 3, (3, 3), rngs=nnx.Rngs(0))
     x = jax.random.normal(jax.random.key(0), (4, 5, 6, 6, 2))   # (T, B, H, W, C)

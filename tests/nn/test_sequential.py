@@ -19,7 +19,7 @@ from spikejax.nn import (
     SequentialState,
     SpikeLatencyEncoder,
 )
-from spikejax.nn.sequential import is_sequence
+from spikejax.nn.lift import is_sequence
 
 SPIKES = (jax.random.uniform(jax.random.key(0), (6, 2, 3)) < 0.5)   # (T, B, N) bool spikes
 
