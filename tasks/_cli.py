@@ -199,6 +199,14 @@ class RunRecord:
         self.interrupt: Optional[Interruptible] = None
         self.began, self.cpu_began, self.load_start = time.perf_counter(), time.process_time(), os.getloadavg()
 
+    def open_checkpointer(self, directory: Optional[str]):
+        """The run's :class:`spikejax.train.Checkpointer` in ``directory`` (``None`` without one),
+        kept as :attr:`checkpointer`, so that a resumed run's summary starts with the epochs before it."""
+        from spikejax import train
+
+        self.checkpointer = train.Checkpointer(directory) if directory else None
+        return self.checkpointer
+
     def _take_restored(self) -> None:
         """After a resume, once: the epochs before it head :attr:`history`, from the checkpoint or,
         for a checkpoint saved without them, from this run's earlier summary at ``output``."""

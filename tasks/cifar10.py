@@ -210,8 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         print(f"spikejax {spikejax.__version__} | jax {jax.__version__} on {jax.devices()[0]} | "
               f"cifar10: {len(train_x)} train, {len(test_x)} test images", flush=True)
 
-        checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-        record.checkpointer = checkpointer
+        checkpointer = record.open_checkpointer(args.checkpoint_dir)
         if args.resume:
             interrupt.completed = checkpointer.latest_epoch() or 0
         try:

@@ -90,6 +90,20 @@ def neuron_parameters(name: str, surrogate: str, alpha: float, tau_mem_inv: floa
     return p.replace(**{k: v for k, v in changes.items() if k in fields})
 
 
+def cross_entropy(logits: jax.Array, labels: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
+    """The mean softmax cross-entropy of ``logits`` (``(..., 10)``) against integer ``labels``, the
+    one-hot targets smoothed by ``label_smoothing`` (``--label-smoothing``) when it is not 0.
+
+    >>> logits = jnp.array([[2.0, 0.0] + [0.0] * 8])
+    >>> bool(cross_entropy(logits, jnp.array([0]), 0.1) > cross_entropy(logits, jnp.array([0])))
+    True
+    """
+    if label_smoothing:
+        targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), label_smoothing)
+        return optax.softmax_cross_entropy(logits, targets).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+
+
 def as_float32(x: jax.Array) -> jax.Array:
     return x.astype(jnp.float32)
 
@@ -490,12 +504,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
         base_key = jax.random.key(args.seed)
 
         def loss_of(logits, labels):
-            if args.label_smoothing:
-                targets = optax.smooth_labels(jax.nn.one_hot(labels, 10), args.label_smoothing)
-                loss = optax.softmax_cross_entropy(logits, targets).mean()
-            else:
-                loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-            return loss, {"logits": logits}
+            return cross_entropy(logits, labels, args.label_smoothing), {"logits": logits}
 
         def loss_fn(model, batch):
             return loss_of(model(batch["x"], batch["key"])[0], batch["y"])
@@ -541,8 +550,7 @@ def main(argv: Optional[Sequence[str]] = None, *, on_epoch_end=None) -> dict:
                 yield {"x": test_x[start:start + eval_size], "y": test_labels[start:start + eval_size],
                        "key": jax.random.key(0)}
 
-        checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-        record.checkpointer = checkpointer
+        checkpointer = record.open_checkpointer(args.checkpoint_dir)
         if args.resume:
             interrupt.completed = checkpointer.latest_epoch() or 0
         if args.smoke:
@@ -582,12 +590,7 @@ def ottt_train_step(args: argparse.Namespace, model: DenseSNN):
     time_steps = args.time_steps
 
     def loss_step(voltages, labels):
-        if args.label_smoothing:
-            targets = optax.smooth_labels(jax.nn.one_hot(labels, 10), args.label_smoothing)
-            loss = optax.softmax_cross_entropy(voltages, targets)
-        else:
-            loss = optax.softmax_cross_entropy_with_integer_labels(voltages, labels)
-        return loss.mean() / time_steps
+        return cross_entropy(voltages, labels, args.label_smoothing) / time_steps
 
     def split_batch(batch):
         labels = jnp.broadcast_to(batch["y"], (time_steps,) + batch["y"].shape)

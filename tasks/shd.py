@@ -309,8 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         }
 
     record = RunRecord("tasks.shd", argv, output, config=dict(vars(args)), fields=fields)
-    checkpointer = train.Checkpointer(args.checkpoint_dir) if args.checkpoint_dir else None
-    record.checkpointer = checkpointer
+    checkpointer = record.open_checkpointer(args.checkpoint_dir)
     interrupt = record.interruptible(epochs=args.epochs, checkpoint_dir=args.checkpoint_dir,
                                      start=(checkpointer.latest_epoch() or 0) if args.resume else 0)
     with interrupt:
